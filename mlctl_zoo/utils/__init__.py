@@ -1,0 +1,1 @@
+"""Small shared helpers: name registries, hashing, atomic file writes, provenance."""

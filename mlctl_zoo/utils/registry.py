@@ -1,0 +1,68 @@
+"""One small registry mechanism for everything found by name (losses, poolings, tasks, ...).
+
+Register with a decorator; unknown names fail with "did you mean" and the list of known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from mlctl_zoo.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> object mapping with helpful errors.
+
+    Example:
+        >>> POOLINGS = Registry[Callable]("pooling")
+        >>> @POOLINGS.register("mean")
+        ... def mean_pool(...): ...
+        >>> POOLINGS.get("mean")
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def deco(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return deco
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = obj
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(unknown_name_message(self.kind, name, self._items)) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(n, self._items[n]) for n in self.names()]
+
+
+def unknown_name_message(kind: str, name: str, known) -> str:
+    """``unknown pooling 'maen'; did you mean 'mean'? (known: cls, mean)``."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listing = ", ".join(known) if known else "none"
+    return f"unknown {kind} {name!r}{hint} (known: {listing})"

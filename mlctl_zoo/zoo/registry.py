@@ -1,0 +1,235 @@
+"""``registry.yaml``: the zoo's source of truth.
+
+Reads validate every entry; writes happen inside ``Zoo.transaction()``: a file lock is held, the file
+is re-read, changed, written to a temporary file, fsynced and renamed over the original. Two processes
+registering at once both land; a crash never leaves a half-written file; a file that does not parse is
+never overwritten. Comments and key order survive (ruamel.yaml round-trip mode).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from pydantic import TypeAdapter, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from mlctl_zoo.errors import UnknownNameError, ZooError
+from mlctl_zoo.utils.files import atomic_write_text
+from mlctl_zoo.utils.registry import unknown_name_message
+from mlctl_zoo.zoo.names import validate_name
+from mlctl_zoo.zoo.schema import Entry
+
+REGISTRY_ENV = "MLCTL_ZOO_REGISTRY"
+FORMAT_VERSION = 1
+LOCK_TIMEOUT_S = 120
+
+_HEADER = (
+    "# mlctl-zoo model registry: the source of truth for every model the suite knows.\n"
+    "# Edit with `mlctl-zoo zoo ...`; hand edits are fine but are validated on every read.\n"
+)
+
+_ENTRY_ADAPTER: TypeAdapter = TypeAdapter(Entry)
+
+
+def default_registry_path() -> Path:
+    """``$MLCTL_ZOO_REGISTRY`` if set, else ``./registry.yaml``."""
+    return Path(os.environ.get(REGISTRY_ENV) or "registry.yaml")
+
+
+def _rt_yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def _plain(obj: Any) -> Any:
+    """ruamel containers -> plain dict/list (what pydantic validates)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+class Zoo:
+    """The registry file at ``path`` (created on the first write)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_registry_path()
+        self.root = self.path.resolve().parent
+        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
+
+    # ---- reading -------------------------------------------------------------------------
+    def _load_doc(self) -> CommentedMap:
+        if not self.path.exists():
+            doc = CommentedMap()
+            doc["version"] = FORMAT_VERSION
+            doc["models"] = CommentedMap()
+            return doc
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ZooError(f"{self.path}: not UTF-8 text (byte {e.start}); fix or restore the file") from None
+        try:
+            doc = _rt_yaml().load(text)
+        except YAMLError as e:
+            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ZooError(f"{self.path}{line}: invalid YAML: {problem}; the file was left untouched") from None
+        if doc is None:
+            doc = CommentedMap()
+        if not isinstance(doc, dict):
+            raise ZooError(f"{self.path}: expected a mapping with 'version' and 'models', got {type(doc).__name__}")
+        doc.setdefault("version", FORMAT_VERSION)
+        if doc.get("models") is None:
+            doc["models"] = CommentedMap()
+        if not isinstance(doc["models"], dict):
+            raise ZooError(f"{self.path}: 'models' must be a mapping of name -> entry")
+        unknown = set(doc) - {"version", "models"}
+        if unknown:
+            raise ZooError(f"{self.path}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+        return doc
+
+    def _validate(self, name: str, raw: Any, models: CommentedMap | None = None) -> Any:
+        if not isinstance(raw, dict):
+            raise ZooError(f"{self.path}: models.{name}: expected a mapping")
+        data = _plain(raw)
+        data["name"] = name
+        try:
+            return _ENTRY_ADAPTER.validate_python(data)
+        except ValidationError as e:
+            line = ""
+            if models is not None and hasattr(models, "lc"):
+                try:
+                    line = f" (line {models.lc.key(name)[0] + 1})"
+                except (KeyError, TypeError, AttributeError):
+                    line = ""
+            problems = []
+            for err in e.errors():
+                loc = ".".join(str(p) for p in err["loc"] if p not in ("base", "trained"))
+                msg = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown field"
+                problems.append(f"{loc}: {msg}")
+            raise ZooError(f"{self.path}: models.{name}{line}: " + "; ".join(problems)) from None
+
+    def entries(self) -> dict[str, Any]:
+        """Every entry, validated, in file order."""
+        doc = self._load_doc()
+        models = doc["models"]
+        return {str(n): self._validate(str(n), raw, models) for n, raw in models.items()}
+
+    def names(self) -> list[str]:
+        return list(self._load_doc()["models"].keys())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._load_doc()["models"]
+
+    def get(self, name: str):
+        doc = self._load_doc()
+        models = doc["models"]
+        if name not in models:
+            raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+        return self._validate(name, models[name], models)
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[CommentedMap]:
+        """Lock, re-read, yield the ``models`` mapping to change, validate, write atomically."""
+        try:
+            with self._lock:
+                doc = self._load_doc()
+                models = doc["models"]
+                yield models
+                for n, raw in models.items():
+                    self._validate(str(n), raw, models)
+                self._write(doc)
+        except Timeout:
+            raise ZooError(
+                f"{self.path}: could not lock the registry within {LOCK_TIMEOUT_S}s "
+                f"(another mlctl-zoo process holds {self._lock.lock_file})"
+            ) from None
+
+    def _write(self, doc: CommentedMap) -> None:
+        buf = io.StringIO()
+        if not self.path.exists():
+            buf.write(_HEADER)
+        _rt_yaml().dump(doc, buf)
+        atomic_write_text(self.path, buf.getvalue())
+
+    @staticmethod
+    def entry_to_yaml(entry) -> dict:
+        """An entry as stored: no ``name`` key (the mapping key is the name), no empty optional fields."""
+        data = entry.model_dump(mode="json", exclude_none=True)
+        data.pop("name", None)
+        for key in ("exports", "results", "languages", "description", "versions", "training"):
+            if key in data and not data[key]:
+                data.pop(key)
+        return data
+
+    def add(self, entry, *, replace: bool = False) -> None:
+        validate_name(entry.name)
+        with self.transaction() as models:
+            if entry.name in models and not replace:
+                raise ZooError(f"{self.path}: '{entry.name}' is already in the zoo (remove it first, or pick another name)")
+            models[entry.name] = self.entry_to_yaml(entry)
+
+    def remove(self, name: str):
+        """Remove an entry and return it (validated) so the caller can delete its files."""
+        with self.transaction() as models:
+            if name not in models:
+                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            entry = self._validate(name, models[name], models)
+            del models[name]
+        return entry
+
+    def update(self, name: str, section: str, value: Any) -> None:
+        """Set one top-level field of an entry (e.g. ``results``), keeping the rest of the file as is."""
+        with self.transaction() as models:
+            if name not in models:
+                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            models[name][section] = value
+
+    def append_export(self, name: str, record: dict) -> None:
+        with self.transaction() as models:
+            if name not in models:
+                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            exports = models[name].get("exports") or []
+            exports = [e for e in exports if e.get("path") != record.get("path")] + [record]
+            models[name]["exports"] = exports
+
+    def set_result(self, name: str, key: str, result: dict) -> None:
+        """Record one benchmark result under ``results.<key>`` (key: task id, or suite/task)."""
+        with self.transaction() as models:
+            if name not in models:
+                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            results = models[name].get("results")
+            if results is None:
+                results = CommentedMap()
+                models[name]["results"] = results
+            results[key] = result
+
+    # ---- paths ---------------------------------------------------------------------------
+    def resolve(self, path: str | Path) -> Path:
+        """A path stored in the registry: relative ones resolve against the registry's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.root / p)
+
+    def relativize(self, path: str | Path) -> str:
+        """Store paths inside the registry's folder relative to it, others absolute."""
+        p = Path(path).resolve()
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(p)

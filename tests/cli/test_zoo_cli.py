@@ -1,0 +1,109 @@
+"""`mlctl-zoo zoo ...` and the error boundary, through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from mlctl_zoo.cli.app import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.startswith("mlctl-zoo ")
+    r = run("--help")
+    assert r.exit_code == 0 and "zoo" in r.stdout and "recipes" in r.stdout
+
+
+def test_list_json(registry):
+    r = run("zoo", "list", "--json")
+    assert r.exit_code == 0, r.output
+    entries = json.loads(r.stdout)
+    assert entries[0]["name"] == "all-minilm-l6-v2" and entries[0]["kind"] == "base"
+
+
+def test_add_hub_id_records_without_download_then_show_and_remove(registry):
+    r = run("zoo", "add", "my-labse", "--model", "sentence-transformers/LaBSE", "--revision", "e34fab6", "--json")
+    assert r.exit_code == 0, r.output
+    r = run("zoo", "show", "my-labse", "--json")
+    data = json.loads(r.stdout)
+    assert data["source"] == {"hf_id": "sentence-transformers/LaBSE", "revision": "e34fab6"}
+    r = run("zoo", "remove", "my-labse")
+    assert r.exit_code == 0
+    assert "my-labse" not in [e["name"] for e in json.loads(run("zoo", "list", "--json").stdout)]
+
+
+def test_add_local_folder_records_hash_and_dim(registry, tiny_models):
+    r = run("zoo", "add", "tiny", "--model", str(tiny_models["bert"]), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(run("zoo", "show", "tiny", "--json").stdout)
+    assert len(data["source"]["sha256"]) == 64 and data["embedding_dim"] == 32
+    r = run("zoo", "verify", "tiny")
+    assert r.exit_code == 0, r.output
+
+
+def test_unknown_model_is_one_line_error_and_nonzero(registry):
+    r = run("zoo", "show", "minilm")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: unknown zoo model 'minilm'")
+    assert "Traceback" not in r.output
+
+
+def test_bad_name_is_rejected(registry):
+    r = run("zoo", "add", "../evil", "--model", "org/x")
+    assert r.exit_code == 2 and "invalid zoo name" in r.stderr
+
+
+def test_registry_flag_and_env(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLCTL_ZOO_REGISTRY", raising=False)
+    path = tmp_path / "other.yaml"
+    r = run("zoo", "add", "x1", "--model", "org/x1", "--registry", str(path))
+    assert r.exit_code == 0, r.output
+    assert path.exists()
+    monkeypatch.setenv("MLCTL_ZOO_REGISTRY", str(path))
+    assert [e["name"] for e in json.loads(run("zoo", "list", "--json").stdout)] == ["x1"]
+
+
+def test_corrupt_registry_gives_clear_error(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_text("models: [\n")
+    r = run("zoo", "list", "--registry", str(path))
+    assert r.exit_code == 1 and "invalid YAML" in r.stderr
+    assert path.read_text() == "models: [\n"
+
+
+def test_verify_reports_changed_and_missing_checkpoint_files(tmp_path, tiny_models):
+    import shutil
+
+    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.schema import TrainedEntry
+    from mlctl_zoo.zoo.verify import checkpoint_record
+
+    zoo = Zoo(tmp_path / "registry.yaml")
+    ckpt = tmp_path / "runs" / "t"
+    shutil.copytree(tiny_models["bert"], ckpt)
+    entry = TrainedEntry(
+        name="t", base_model={"path": str(tiny_models["bert"])}, recipe={"path": "r.yaml", "sha256": "0" * 64},
+        data={"files": [], "pairs": 0}, seed=1, checkpoint=checkpoint_record(zoo, ckpt), created="2026-01-01T00:00:00",
+    )
+    zoo.add(entry)
+    assert zoo.get("t").checkpoint.path == "runs/t"
+    assert run("zoo", "verify", "--registry", str(zoo.path)).exit_code == 0
+    (ckpt / "config.json").write_text("{}")
+    r = run("zoo", "verify", "t", "--registry", str(zoo.path), "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)[0]["changed"] == ["config.json"]
+    (ckpt / "vocab.txt").unlink()
+    r = run("zoo", "verify", "t", "--registry", str(zoo.path), "--json")
+    assert json.loads(r.stdout)[0]["status"] == "missing"
+    # show gives the absolute checkpoint folder holding config.json
+    data = json.loads(run("zoo", "show", "t", "--registry", str(zoo.path), "--json").stdout)
+    assert (ckpt / "config.json").samefile(data["checkpoint"]["path"] + "/config.json")
+    r = run("zoo", "remove", "t", "--delete-files", "--registry", str(zoo.path))
+    assert r.exit_code == 0 and not ckpt.exists()

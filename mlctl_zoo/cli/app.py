@@ -5,6 +5,8 @@ Heavy libraries (torch, transformers, onnxruntime) are imported inside commands,
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 from typing import Annotated
@@ -14,9 +16,11 @@ import typer
 from typer.core import TyperGroup
 
 from mlctl_zoo import __version__
-from mlctl_zoo.cli import recipes as recipes_cli
-from mlctl_zoo.cli import zoo as zoo_cli
 from mlctl_zoo.cli.common import err_console
+
+# Command modules, in help order. Each is ``mlctl_zoo/cli/<name>.py`` exposing ``register(app)``;
+# modules import torch & co. only inside their commands, so wiring them all keeps --help instant.
+COMMAND_MODULES = ("recipes", "zoo", "train", "sweep", "bench", "leaderboard", "export", "serve")
 
 
 def _debug_enabled() -> bool:
@@ -70,8 +74,9 @@ def root(
         os.environ["MLCTL_DEBUG"] = "1"
 
 
-app.add_typer(recipes_cli.app, name="recipes")
-app.add_typer(zoo_cli.app, name="zoo")
+for _name in COMMAND_MODULES:
+    if importlib.util.find_spec(f"mlctl_zoo.cli.{_name}") is not None:
+        importlib.import_module(f"mlctl_zoo.cli.{_name}").register(app)
 
 
 def main() -> None:

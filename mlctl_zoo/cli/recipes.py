@@ -110,3 +110,7 @@ def validate(
                     err_console.print(f"error: {line}", markup=False, highlight=False)
     if bad:
         raise typer.Exit(2)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="recipes")

@@ -167,3 +167,7 @@ def verify(name: Annotated[str | None, typer.Argument()] = None, registry: Regis
         console.print(table)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="zoo")

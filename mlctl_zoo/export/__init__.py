@@ -1,0 +1,1 @@
+"""ONNX export (Optimum), ORTOptimizer levels, dynamic int8, the parity gate, execution providers."""

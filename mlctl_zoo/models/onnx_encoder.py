@@ -1,0 +1,202 @@
+"""The ONNX Runtime implementation of the ``Encoder`` interface (``mlctl_zoo.models.encoder``).
+
+Same batching as ``TorchEncoder``: inputs sorted by token length, dynamic padding per batch, results
+returned in input order. Graphs written by ``mlctl-zoo export`` return the pooled vector
+(``sentence_embedding``); plain Optimum ``feature-extraction`` graphs (``last_hidden_state``) are
+pooled here (mean or cls). CPU sessions use one intra-op thread per physical core.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.encoder import l2_normalize, length_sorted_batches
+
+META_FILE = "mlctl_export.json"  # written beside the .onnx file by `mlctl-zoo export`
+POOLED_OUTPUT = "sentence_embedding"
+HIDDEN_OUTPUT = "last_hidden_state"
+
+# which recorded export suits a device, best first: (precision, optimised?)
+_PREFERENCE = {
+    "cpu": [("int8", True), ("int8", False), ("fp32", True), ("fp32", False)],
+    "cuda": [("fp16", True), ("fp32", True), ("fp32", False)],
+}
+_PREFERENCE["tensorrt"] = _PREFERENCE["cuda"]
+
+
+def find_onnx_file(path: str | Path) -> Path:
+    """The .onnx file itself, or the single one inside a folder."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    if not p.is_dir():
+        raise ModelError(f"{p}: no such ONNX file or folder")
+    found = sorted(p.glob("*.onnx"))
+    if len(found) != 1:
+        what = "no .onnx file" if not found else f"{len(found)} .onnx files ({', '.join(f.name for f in found)})"
+        raise ModelError(f"{p}: expected exactly one .onnx file, found {what}; pass the file itself")
+    return found[0]
+
+
+def read_export_meta(onnx_file: Path) -> dict:
+    meta = onnx_file.parent / META_FILE
+    if not meta.is_file():
+        return {}
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{meta}: unreadable export metadata ({e})") from None
+
+
+def select_export(entry, device: str, zoo=None):
+    """The recorded export best suited to ``device`` (see ``_PREFERENCE``), or None."""
+    exports = list(getattr(entry, "exports", None) or [])
+    if zoo is not None:
+        exports = [e for e in exports if zoo.resolve(e.path).is_file()]
+    order = _PREFERENCE.get(device, _PREFERENCE["cpu"])
+    for precision, optimised in order:
+        for rec in reversed(exports):  # newest first
+            rec_device = (getattr(rec, "device", None) or "cpu")
+            if device == "cpu" and rec_device != "cpu":
+                continue  # GPU-optimised graphs may hold fused ops the CPU provider lacks
+            if (rec.precision or "fp32") == precision and bool(rec.optimization) == optimised:
+                return rec
+    return None
+
+
+def _mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    m = mask[..., None].astype(states.dtype)
+    return (states * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+
+
+class OnnxEncoder:
+    """An exported encoder on an ONNX Runtime session (``Encoder`` interface)."""
+
+    def __init__(self, session, tokenizer, *, name: str, pooling: str, normalize: bool, max_length: int,
+                 provider: str, model_path: Path, session_info=None, meta: dict | None = None) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.name = name
+        self.pooling = pooling
+        self.normalize_default = normalize
+        self.max_length = max_length
+        self.provider = provider
+        self.model_path = model_path
+        self.session_info = session_info
+        self.meta = meta or {}
+        self._inputs = {i.name: (np.int32 if i.type == "tensor(int32)" else np.int64) for i in session.get_inputs()}
+        outputs = [o.name for o in session.get_outputs()]
+        if POOLED_OUTPUT in outputs:
+            self._output, self._pooled = POOLED_OUTPUT, True
+        elif HIDDEN_OUTPUT in outputs:
+            self._output, self._pooled = HIDDEN_OUTPUT, False
+            if pooling not in ("mean", "cls"):
+                raise ModelError(
+                    f"{model_path}: graph returns last_hidden_state only, so pooling {pooling!r} cannot be "
+                    "applied (it needs hidden_states[1]); re-export with `mlctl-zoo export`"
+                )
+        else:
+            raise ModelError(f"{model_path}: graph has neither {POOLED_OUTPUT} nor {HIDDEN_OUTPUT} outputs "
+                             f"(has: {', '.join(outputs)})")
+        shape = next(o.shape for o in session.get_outputs() if o.name == self._output)
+        last = shape[-1] if shape else None
+        self.dim = int(last) if isinstance(last, int) else int(self.encode(["dim"]).shape[1])
+
+    # ---- construction --------------------------------------------------------------------
+    @classmethod
+    def from_path(cls, onnx_dir_or_file, *, pooling: str, normalize: bool, device: str = "cpu",
+                  max_length: int = 128, name: str | None = None, threads: int | None = None) -> "OnnxEncoder":
+        """Load an ONNX model (file, or folder holding one) and the tokenizer beside it."""
+        from transformers import AutoTokenizer
+
+        from mlctl_zoo.export.providers import create_session
+
+        onnx_file = find_onnx_file(onnx_dir_or_file)
+        meta = read_export_meta(onnx_file)
+        baked = meta.get("pooling")
+        if baked and baked != pooling:
+            raise ModelError(f"{onnx_file}: the graph pools with {baked!r} (recorded in {META_FILE}), "
+                             f"not {pooling!r}; re-export to change pooling")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(onnx_file.parent))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{onnx_file.parent}: no usable tokenizer files beside the ONNX model ({e})") from None
+        session, info = create_session(onnx_file, device, threads=threads)
+        return cls(session, tokenizer, name=name or meta.get("name") or onnx_file.parent.name, pooling=pooling,
+                   normalize=normalize, max_length=max_length, provider=info.provider, model_path=onnx_file,
+                   session_info=info, meta=meta)
+
+    @classmethod
+    def from_resolved(cls, resolved, *, device: str = "cpu", max_length: int = 128,
+                      export_path: str | Path | None = None) -> "OnnxEncoder":
+        """The zoo model's recorded export suited to ``device`` (int8, else optimised/plain fp32 on cpu;
+        fp16, else fp32 on cuda), or ``export_path`` when given."""
+        if export_path is not None:
+            p = Path(export_path)
+            if resolved.zoo is not None and not p.is_absolute() and not p.exists():
+                p = resolved.zoo.resolve(p)
+            meta = read_export_meta(find_onnx_file(p))
+            return cls.from_path(p, pooling=meta.get("pooling", resolved.pooling),
+                                 normalize=meta.get("normalize", resolved.normalize), device=device,
+                                 max_length=max_length, name=resolved.name)
+        entry, zoo = resolved.entry, resolved.zoo
+        if entry is None or zoo is None:
+            raise ModelError(f"{resolved.name!r} is not a zoo model, so it has no recorded ONNX export: "
+                             f"register it (`mlctl-zoo zoo add`), then run `mlctl-zoo export NAME`")
+        rec = select_export(entry, device, zoo)
+        if rec is None:
+            have = ", ".join(f"{e.precision}/{e.optimization or 'none'}" for e in entry.exports) or "none"
+            missing = [e.path for e in entry.exports if not zoo.resolve(e.path).is_file()]
+            extra = f"; recorded but missing on disk: {', '.join(missing)}" if missing else ""
+            opts = " --device cuda --optimize O4" if device != "cpu" else " --quantize int8"
+            raise ModelError(f"zoo model '{resolved.name}' has no ONNX export for {device} (recorded: {have}{extra}); "
+                             f"run `mlctl-zoo export {resolved.name}{opts}` (or plain `mlctl-zoo export {resolved.name}`)")
+        extra = rec.model_extra or {}
+        return cls.from_path(zoo.resolve(rec.path), pooling=extra.get("pooling", resolved.pooling),
+                             normalize=extra.get("normalize", resolved.normalize), device=device,
+                             max_length=max_length, name=resolved.name)
+
+    # ---- encoding ------------------------------------------------------------------------
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def _feed(self, batch) -> dict:
+        feed = {}
+        for name, dtype in self._inputs.items():
+            if name in batch:
+                feed[name] = np.asarray(batch[name], dtype=dtype)
+            elif name == "token_type_ids":
+                feed[name] = np.zeros_like(batch["input_ids"], dtype=dtype)
+            else:
+                raise ModelError(f"{self.model_path}: graph input {name!r} is not produced by the tokenizer")
+        return feed
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, normalize: bool | None = None,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        lengths = self.token_lengths(texts)
+        out: np.ndarray | None = None
+        for idx in length_sorted_batches(lengths, batch_size):
+            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="np")
+            result = self.session.run([self._output], self._feed(batch))[0]
+            if not self._pooled:
+                mask = batch["attention_mask"]
+                result = result[:, 0] if self.pooling == "cls" else _mean_pool(result.astype(np.float32), mask)
+            if out is None:
+                out = np.zeros((len(texts), result.shape[-1]), dtype=np.float32)
+            out[idx] = result.astype(np.float32, copy=False)
+            if progress is not None:
+                progress(len(idx))
+        assert out is not None
+        if self.normalize_default if normalize is None else normalize:
+            out = l2_normalize(out)
+        return out

@@ -1,0 +1,136 @@
+"""``mlctl-zoo sweep run|report``: the scaling question as one command, with a report."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, err_console, get_zoo, print_json
+
+app = typer.Typer(help="Scaling sweeps: train and bench one model per (variant, pairs, seed), report the curve.",
+                  no_args_is_help=True)
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _canonical_command(recipe: Path, pairs: str, seeds: str, variants: Path | None, vary: list[str] | None,
+                       suite: str | None, tasks: str | None, langs: str | None, output: Path, extra: list[str]) -> str:
+    argv = ["mlctl-zoo", "sweep", "run", str(recipe), "--pairs", pairs, "--seeds", seeds]
+    if variants:
+        argv += ["--variants", str(variants)]
+    for v in vary or []:
+        argv += ["--vary", v]
+    for flag, value in (("--suite", suite), ("--tasks", tasks), ("--langs", langs)):
+        if value:
+            argv += [flag, value]
+    return shlex.join([*argv, *extra, "--output", str(output)])
+
+
+@app.command("run")
+def run(
+    recipe: Annotated[Path, typer.Argument(help="training recipe (YAML); every point is this recipe plus overrides")],
+    pairs: Annotated[str, typer.Option("--pairs", help="data sizes, e.g. 1000,2000,4000 (4k works too)")],
+    seeds: Annotated[str, typer.Option("--seeds", help="training seeds, e.g. 1,2")] = "1",
+    variants: Annotated[Path | None, typer.Option("--variants", help="YAML of named override sets")] = None,
+    vary: Annotated[list[str] | None, typer.Option("--vary", help="cross a field: key.path=v1,v2 (repeatable)")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="benchmark suite, e.g. retrieval")] = None,
+    tasks: Annotated[str | None, typer.Option("--tasks", help="comma-separated tasks instead of / within the suite")] = None,
+    langs: Annotated[str | None, typer.Option("--langs", help="comma-separated languages to bench")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="results folder (default sweeps/<prefix>; prefix: the recipe's output.name)")] = None,
+    runs_dir: Annotated[Path | None, typer.Option("--runs-dir", help="checkpoints (default runs/sweeps/<prefix>)")] = None,
+    name_prefix: Annotated[str | None, typer.Option("--name-prefix", help="zoo names <prefix>-<variant>-p<N>-s<seed>")] = None,
+    backend: Annotated[str, typer.Option(help="bench backend: torch | onnx")] = "torch",
+    device: Annotated[str, typer.Option(help="bench device: cpu | cuda")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="bench batch size")] = 32,
+    limit: Annotated[int | None, typer.Option("--limit", help="examples per task and language (smoke runs)")] = None,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="bench the untrained base model too")] = True,
+    point: Annotated[list[str] | None, typer.Option("--point", help="run only this point (id or index; repeatable)")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="run every N-th point from I: I/N (job arrays, GPUs)")] = None,
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="on a failed point, go on with the others")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the points and exit")] = False,
+    data_dir: DataDirOpt = None,
+    registry: RegistryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train one model per (variant, pairs, seed), bench each, register all; rerun to resume."""
+    from mlctl_zoo.sweep.runner import make_spec, run_sweep
+    from mlctl_zoo.sweep.spec import parse_int_list, plan_points, select_points
+
+    spec, info = make_spec(
+        recipe, pairs=parse_int_list(pairs, "--pairs"), seeds=parse_int_list(seeds, "--seeds"),
+        variants_file=variants, vary=vary, suite=suite, tasks=_csv(tasks), langs=_csv(langs), backend=backend,
+        device=device, batch_size=batch_size, limit=limit, name_prefix=name_prefix, runs_dir=runs_dir,
+        baseline=baseline,
+    )
+    output = output or Path("sweeps") / spec.name_prefix
+    points = plan_points(spec)
+    if dry_run:
+        chosen = {p.id for p in select_points(points, [p for p in point or [] if p != "base"] or None, shard)}
+        rows = [{"index": i, **p.model_dump(), "selected": p.id in chosen} for i, p in enumerate(points)]
+        if json_out:
+            print_json({"output": str(output), "runs_dir": spec.runs_dir, "points": rows})
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
+        for col in ("#", "point", "zoo name", "overrides"):
+            table.add_column(col)
+        for r in rows:
+            if r["selected"]:
+                table.add_row(str(r["index"]), r["id"], r["name"], " ".join(r["overrides"][:-2]))
+        console.print(table)
+        return
+    extra = []
+    for flag, value, default in (("--runs-dir", runs_dir, None), ("--name-prefix", name_prefix, None),
+                                 ("--backend", backend, "torch"), ("--device", device, "cpu"),
+                                 ("--batch-size", batch_size, 32), ("--limit", limit, None)):
+        if value != default:
+            extra += [flag, str(value)]
+    if not baseline:
+        extra.append("--no-baseline")
+    command = _canonical_command(recipe, pairs, seeds, variants, vary, suite, tasks, langs, output, extra)
+    err_console.print(f"sweep: {len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
+    result = run_sweep(spec, info, output, zoo=get_zoo(registry), data_dir=data_dir, only=point, shard=shard,
+                       keep_going=keep_going, command=command, progress=not json_out)
+    if json_out:
+        print_json(result.to_json())
+        return
+    rep = result.report
+    console.print(f"[green]sweep[/green] {output}: {len(result.done)} run, {len(result.skipped)} already done, "
+                  f"{len(result.failed)} failed; {rep.points_done}/{rep.points_total} points in the report")
+    console.print(f"report: {output / 'report.md'}  table: {output / 'results.csv'}  plots: {', '.join(rep.plots) or '-'}")
+    if result.failed:
+        for pid, err in result.failed.items():
+            err_console.print(f"failed {pid}: {err}", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report(
+    folder: Annotated[Path, typer.Argument(help="a sweep output folder (holds sweep.json and points/)")],
+    flat_threshold: Annotated[float, typer.Option("--flat-threshold",
+                                                  help="points per doubling below which a curve counts as flat")] = 0.5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rebuild results.csv, the plots and report.md of a sweep folder (works on a copy anywhere)."""
+    from mlctl_zoo.sweep.report import build_report
+
+    rep = build_report(folder, threshold=flat_threshold)
+    if json_out:
+        print_json(rep.to_json())
+        return
+    console.print(f"{folder / 'report.md'}: {rep.points_done}/{rep.points_total} points, {rep.rows} rows in "
+                  f"results.csv, plots: {', '.join(rep.plots) or '-'}")
+    for (task, group), lines in rep.reading.items():
+        console.print(f"[bold]{task}, {group}[/bold]")
+        for line in lines:
+            console.print("  " + line.replace("**", ""), highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="sweep")

@@ -1,0 +1,322 @@
+"""Run a sweep: train and bench every point one after another, resumably.
+
+Layout of the output folder (self-contained: results only, never checkpoints)::
+
+    DIR/sweep.json              the spec, the plan, every command that ran it, provenance
+    DIR/points/<id>/point.json  one point's state, rewritten atomically at each step
+    DIR/results.csv  DIR/plot-<task>.png  DIR/report.md   rebuilt by `sweep report DIR`
+
+A point's state goes ``training`` -> ``trained`` -> ``done`` (or ``failed``). Rerunning the same command
+skips ``done`` points, benches ``trained`` ones, and retrains a point left in ``training`` (interrupted)
+or ``failed``. Checkpoints go to ``--runs-dir`` (default ``runs/sweeps/<prefix>``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlctl_zoo.errors import ConfigError, MlctlError
+from mlctl_zoo.sweep.results import POINT_FILE, POINTS_DIR, SWEEP_FILE, read_json
+from mlctl_zoo.sweep.spec import (
+    BASELINE_VARIANT,
+    Point,
+    SweepSpec,
+    Variant,
+    cross_variants,
+    load_variants,
+    parse_vary,
+    plan_points,
+    select_points,
+)
+from mlctl_zoo.utils.files import atomic_write_json
+from mlctl_zoo.utils.provenance import package_versions, utc_now
+
+LIVE_REPORT_SECONDS = 60  # rebuild the report after a point at most this often (plots take a second or two)
+TrainFn = Callable[..., Any]
+BenchFn = Callable[..., dict]
+
+
+def _default_train(*args, **kwargs):
+    from mlctl_zoo.training.trainer import train_recipe
+
+    return train_recipe(*args, **kwargs)
+
+
+def _default_bench(*args, **kwargs):
+    from mlctl_zoo.benchmarks.runner import run_benchmarks
+
+    return run_benchmarks(*args, **kwargs)
+
+
+def _log_stderr(msg: str) -> None:
+    from mlctl_zoo.cli.common import err_console
+
+    err_console.print(msg, highlight=False)
+
+
+def make_spec(
+    recipe: str | Path,
+    *,
+    pairs: list[int],
+    seeds: list[int] | None = None,
+    variants_file: str | Path | None = None,
+    vary: list[str] | None = None,
+    suite: str | None = None,
+    tasks: list[str] | None = None,
+    langs: list[str] | None = None,
+    backend: str = "torch",
+    device: str = "cpu",
+    batch_size: int = 32,
+    limit: int | None = None,
+    name_prefix: str | None = None,
+    runs_dir: str | Path | None = None,
+    baseline: bool = True,
+) -> tuple[SweepSpec, dict]:
+    """Validate the sweep against its recipe (every point's overrides are checked before any training).
+
+    Returns the spec and the base recipe's ``info`` from ``load_recipe``.
+    """
+    from mlctl_zoo.config.loader import load_recipe, validate_model
+
+    base, info = load_recipe(recipe)
+    variants = cross_variants(load_variants(variants_file) if variants_file else [], parse_vary(vary))
+    prefix = name_prefix or base.output.name
+    trained = list(dict.fromkeys(base.data.languages or [p.lang for p in base.data.parallel]))
+    spec = validate_model(SweepSpec, {
+        "recipe": str(recipe), "pairs": pairs, "seeds": seeds or [1],
+        "variants": [v.model_dump() for v in variants], "suite": suite, "tasks": tasks, "langs": langs,
+        "backend": backend, "device": device, "batch_size": batch_size, "limit": limit,
+        "name_prefix": prefix, "runs_dir": str(runs_dir or Path("runs") / "sweeps" / prefix),
+        "baseline": baseline, "trained_languages": trained, "base_model": base.model.name,
+    }, "sweep")
+    for v in variants:  # a typo in a variant fails now, not after an hour of other points
+        try:
+            load_recipe(recipe, v.set_args())
+        except ConfigError as e:
+            raise ConfigError(f"variant {v.name!r}: {e}") from None
+    plan_points(spec)  # names valid and unique
+    return spec, info
+
+
+@dataclass
+class SweepRunResult:
+    output: Path
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    report: Any = None
+
+    def to_json(self) -> dict:
+        return {"output": str(self.output), "done": self.done, "skipped": self.skipped, "failed": self.failed,
+                "report": self.report.to_json() if self.report is not None else None}
+
+
+def _merge_spec(old: dict, new: SweepSpec) -> SweepSpec:
+    """Rerunning into the same folder may add sizes, seeds or variants; anything else must stay the same."""
+    if Path(old.get("recipe", "")).resolve() != Path(new.recipe).resolve():
+        raise ConfigError(f"this output folder was run from recipe {old.get('recipe')!r}, not {new.recipe!r}: "
+                          "use a new --output")
+    for key in ("suite", "tasks", "langs", "backend", "limit", "name_prefix", "base_model"):
+        if old.get(key) != getattr(new, key):
+            raise ConfigError(
+                f"this output folder was run with {key}={old.get(key)!r}, not {getattr(new, key)!r}: "
+                "use a new --output (results from different settings must not mix)"
+            )
+    variants = {v["name"]: v for v in old.get("variants", [])}
+    for v in new.variants:
+        if v.name in variants and variants[v.name]["overrides"] != v.overrides:
+            raise ConfigError(f"variant {v.name!r} has other overrides than in this output folder's earlier run: "
+                              "rename it or use a new --output")
+        variants[v.name] = v.model_dump()
+    return new.model_copy(update={
+        "pairs": sorted(set(old.get("pairs", [])) | set(new.pairs)),
+        "seeds": list(dict.fromkeys([*old.get("seeds", []), *new.seeds])),
+        "variants": [Variant(**v) for v in variants.values()],
+    })
+
+
+def _check_folders(output: Path, runs_dir: Path) -> None:
+    out, runs = output.resolve(), runs_dir.resolve()
+    if runs == out or out in runs.parents:
+        raise ConfigError(f"--runs-dir {runs_dir} is inside --output {output}: checkpoints must go elsewhere "
+                          "so the output folder holds results only")
+
+
+def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) -> SweepSpec:
+    from filelock import FileLock
+
+    runs_dir = Path(spec.runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(runs_dir / ".sweep.lock")):  # shards of one sweep may start together
+        path = output / SWEEP_FILE
+        old = read_json(path) if path.is_file() else None
+        if old is not None:
+            spec = _merge_spec(old["spec"], spec)
+        meta = {
+            "spec": spec.model_dump(mode="json"),
+            "plan": [p.id for p in plan_points(spec)],
+            "recipe_sha256": info["sha256"],
+            "recipe_files": info["files"],
+            "commands": [*(old or {}).get("commands", []), *([{"command": command, "at": utc_now()}] if command else [])],
+            "created": (old or {}).get("created", utc_now()),
+            "updated": utc_now(),
+            "versions": package_versions(),
+        }
+        atomic_write_json(path, meta)
+    return spec
+
+
+def _state_path(output: Path, pid: str) -> Path:
+    return output / POINTS_DIR / pid / POINT_FILE
+
+
+def _save(output: Path, state: dict) -> None:
+    state["updated"] = utc_now()
+    atomic_write_json(_state_path(output, state["point"]["id"]), state)
+
+
+def _bench(bench_fn: BenchFn, model: str, spec: SweepSpec, zoo, data_dir, progress: bool) -> dict:
+    t0 = time.perf_counter()
+    result = bench_fn(model, zoo=zoo, suite=spec.suite, tasks=spec.tasks, langs=spec.langs, backend=spec.backend,
+                      device=spec.device, batch_size=spec.batch_size, data_dir=data_dir, limit=spec.limit,
+                      progress=progress)
+    return {"seconds": round(time.perf_counter() - t0, 1), "results": result.get("results", {}),
+            **{k: v for k, v in result.items() if k not in ("results",) and isinstance(v, (str, int, float))}}
+
+
+def _train_info(result, seconds: float) -> dict:
+    metrics = getattr(result, "metrics", None) or {}
+    return {"seconds": round(seconds, 1), "name": getattr(result, "name", None),
+            "checkpoint": str(getattr(result, "checkpoint", "") or ""),
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (str, int, float, bool)) or v is None}}
+
+
+def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Path | None, train_fn: TrainFn,
+              bench_fn: BenchFn, progress: bool, log: Callable[[str], None]) -> str:
+    """Bring one point to ``done``; returns ``skipped`` or ``done``. Raises on failure (state: failed)."""
+    from mlctl_zoo.config.loader import load_recipe
+
+    sha = load_recipe(spec.recipe, point.overrides)[1]["sha256"]
+    path = _state_path(output, point.id)
+    state = read_json(path) if path.is_file() else None
+    if state is not None and state.get("recipe_sha256") not in (None, sha):
+        raise ConfigError(f"point {point.id} in {output} was run from another recipe (sha256 "
+                          f"{state['recipe_sha256'][:12]} vs {sha[:12]} now): use a new --output, or delete "
+                          f"{path.parent} to rerun it")
+    if state is not None and state.get("status") == "done":
+        return "skipped"
+    interrupted = state is not None and state.get("status") in ("training", "failed")
+    trained = state is not None and state.get("status") == "trained" and point.name in zoo
+    if not trained and point.name in zoo:
+        entry = zoo.get(point.name)
+        recorded = getattr(getattr(entry, "recipe", None), "sha256", None)
+        if state is None or recorded != sha:
+            raise ConfigError(f"zoo {zoo.path} already has a model named {point.name!r} that this sweep did not "
+                              "train: pass another --name-prefix, or `mlctl-zoo zoo remove` it")
+        trained = True  # trained and registered, then interrupted before the state was saved
+        state.setdefault("train", {"seconds": None, "name": point.name, "checkpoint": point.checkpoint_dir})
+    state = {**(state or {}), "point": point.model_dump(), "recipe_sha256": sha}
+    state.setdefault("started", utc_now())
+    state.pop("error", None)
+    try:
+        if not trained:
+            state["status"] = "training"
+            _save(output, state)
+            log(f"  training {point.name} ({point.pairs} pairs, seed {point.seed}"
+                + (", resuming" if interrupted else "") + ")")
+            t0 = time.perf_counter()
+            result = train_fn(Path(spec.recipe), list(point.overrides), zoo=zoo, name=point.name,
+                              output=Path(point.checkpoint_dir), data_dir=data_dir, resume=interrupted,
+                              progress=progress)
+            state["train"] = _train_info(result, time.perf_counter() - t0)
+            state["status"] = "trained"
+            _save(output, state)
+        log(f"  benching {point.name}")
+        state["bench"] = _bench(bench_fn, point.name, spec, zoo, data_dir, progress)
+        state["status"] = "done"
+        state["finished"] = utc_now()
+        _save(output, state)
+    except MlctlError as e:
+        state["status"], state["error"] = "failed", str(e)
+        _save(output, state)
+        raise
+    return "done"
+
+
+def run_baseline(spec: SweepSpec, output: Path, *, zoo, data_dir, bench_fn: BenchFn, progress: bool,
+                 log: Callable[[str], None]) -> str:
+    """Bench the untrained base model once: the reference line of every plot."""
+    point = Point(id=BASELINE_VARIANT, variant=BASELINE_VARIANT, pairs=0, seed=0, name=spec.base_model,
+                  overrides=[], checkpoint_dir="")
+    path = _state_path(output, point.id)
+    if path.is_file() and read_json(path).get("status") == "done":
+        return "skipped"
+    log(f"  benching the base model {spec.base_model}")
+    state = {"point": point.model_dump(), "status": "benching", "started": utc_now()}
+    state["bench"] = _bench(bench_fn, spec.base_model, spec, zoo, data_dir, progress)
+    state["status"], state["finished"] = "done", utc_now()
+    _save(output, state)
+    return "done"
+
+
+def run_sweep(
+    spec: SweepSpec,
+    info: dict,
+    output: str | Path,
+    *,
+    zoo,
+    data_dir: Path | None = None,
+    only: list[str] | None = None,
+    shard: str | None = None,
+    keep_going: bool = False,
+    command: str | None = None,
+    progress: bool = True,
+    train_fn: TrainFn | None = None,
+    bench_fn: BenchFn | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SweepRunResult:
+    """Run the points of ``spec`` not yet done (all, or the ``only``/``shard`` subset), then rebuild the report.
+
+    ``train_fn``/``bench_fn`` default to ``train_recipe`` and ``run_benchmarks`` (tests inject fakes).
+    """
+    from mlctl_zoo.sweep.report import build_report
+
+    train_fn, bench_fn, log = train_fn or _default_train, bench_fn or _default_bench, log or _log_stderr
+    output = Path(output)
+    _check_folders(output, Path(spec.runs_dir))
+    output.mkdir(parents=True, exist_ok=True)
+    spec = _write_meta(output, spec, info, command)
+    all_points = plan_points(spec)
+    only_points = [o for o in only or [] if o != BASELINE_VARIANT]
+    points = select_points(all_points, only_points, shard) if only_points or not only else []
+    result = SweepRunResult(output=output)
+    last_report = time.monotonic()
+    first_shard = shard is None or shard.strip().startswith("0/")
+    if spec.baseline and first_shard and (not only or BASELINE_VARIANT in only):
+        result_key = run_baseline(spec, output, zoo=zoo, data_dir=data_dir, bench_fn=bench_fn, progress=progress,
+                                  log=log)
+        (result.done if result_key == "done" else result.skipped).append(BASELINE_VARIANT)
+    for i, point in enumerate(points, 1):
+        log(f"[bold]point {i}/{len(points)}[/bold] {point.id}")
+        try:
+            status = run_point(point, spec, output, zoo=zoo, data_dir=data_dir, train_fn=train_fn,
+                               bench_fn=bench_fn, progress=progress, log=log)
+        except MlctlError as e:
+            if not keep_going:
+                raise type(e)(f"point {point.id} failed: {e}\n(rerun the same command to resume; "
+                                 "--keep-going runs the other points first)") from None
+            result.failed[point.id] = str(e)
+            log(f"  [red]failed[/red]: {e}")
+            continue
+        (result.done if status == "done" else result.skipped).append(point.id)
+        if status == "skipped":
+            log("  done already, skipped")
+        elif time.monotonic() - last_report > LIVE_REPORT_SECONDS:
+            build_report(output)  # a live report while a long sweep runs
+            last_report = time.monotonic()
+    result.report = build_report(output)
+    return result

@@ -1,0 +1,82 @@
+"""Stand-ins for train_recipe / run_benchmarks / the zoo so the orchestration is tested in milliseconds.
+
+The fake bench derives scores from what the fake train was asked to do (data size, seed, levels), so the
+report's numbers follow from the inputs and every assertion can fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from mlctl_zoo.config.loader import load_recipe
+
+
+class FakeZoo:
+    def __init__(self, path: Path):
+        self.path = path
+        self.models: dict[str, SimpleNamespace] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.models
+
+    def get(self, name: str):
+        return self.models[name]
+
+
+@dataclass
+class FakeTrainer:
+    """Records calls; registers the model with its recipe hash like the real trainer; can be told to fail."""
+
+    calls: list[dict] = field(default_factory=list)
+    fail_on: set[str] = field(default_factory=set)
+    interrupt_on: set[str] = field(default_factory=set)
+
+    def __call__(self, recipe_path, overrides=None, *, zoo, name=None, output=None, data_dir=None, resume=False,
+                 progress=True):
+        recipe, info = load_recipe(recipe_path, overrides)
+        self.calls.append({"name": name, "overrides": list(overrides or []), "resume": resume, "recipe": recipe})
+        if name in self.interrupt_on:
+            self.interrupt_on.discard(name)
+            raise KeyboardInterrupt
+        if name in self.fail_on:
+            from mlctl_zoo.errors import DataError
+
+            raise DataError(f"fake failure for {name}")
+        Path(output).mkdir(parents=True, exist_ok=True)
+        (Path(output) / "config.json").write_text("{}")
+        zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info["sha256"]),
+                                           trained=recipe)
+        return SimpleNamespace(name=name, checkpoint=Path(output), metrics={"loss": 1.0 / recipe.data.max_pairs})
+
+
+def fake_score(pairs: int, seed: int, word: bool, lang: str) -> float:
+    """Rises 3 points per doubling up to 4000 pairs, then flat; +1 with the word level; seeds differ by 0.2."""
+    base = {"de": 40.0, "fr": 42.0, "it": 20.0, "pt": 22.0, "en": 90.0}[lang]
+    gain = 3.0 * min(math.log2(pairs / 1000), 2.0) if pairs else -10.0
+    return base + gain + (1.0 if word else 0.0) + 0.2 * seed
+
+
+@dataclass
+class FakeBench:
+    calls: list[dict] = field(default_factory=list)
+
+    def __call__(self, model, *, zoo=None, suite=None, tasks=None, langs=None, backend="torch", device="cpu",
+                 batch_size=32, data_dir=None, limit=None, progress=True, **_):
+        self.calls.append({"model": model, "suite": suite, "langs": langs, "limit": limit})
+        if model in zoo.models:
+            r = zoo.models[model].trained
+            pairs, seed, word = r.data.max_pairs, r.training.seed, "word" in r.objective.levels
+        else:  # the untrained base model
+            pairs, seed, word = 0, 0, False
+        langs4 = ["de", "fr", "it", "pt"]
+        return {"model": model, "results": {
+            "tatoeba": {"metric": "accuracy",
+                        "scores": {lg: fake_score(pairs, seed, word, lg) for lg in langs4},
+                        "scores_reverse": {lg: fake_score(pairs, seed, word, lg) + 1.0 for lg in langs4},
+                        "average": 0.0},
+            "xnli": {"metric": "accuracy", "scores": {lg: fake_score(pairs, seed, word, lg) for lg in ("en", "de")},
+                     "average": 0.0},
+        }}

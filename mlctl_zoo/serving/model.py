@@ -1,0 +1,207 @@
+"""What the server serves: an encoder plus the facts clients see (name, limits, truncation, provenance).
+
+``load_served_model`` turns settings into a :class:`ServedModel`: it resolves the zoo name, exports the
+model first when it has no ONNX export yet (``export_if_missing``), opens the export recorded in the zoo
+with ONNX Runtime (or the checkpoint with PyTorch for ``backend=torch``), and warms it up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlctl_zoo.errors import ConfigError, ModelError
+from mlctl_zoo.models.encoder import Encoder
+from mlctl_zoo.models.resolve import ResolvedModel
+
+log = logging.getLogger("uvicorn.error")
+
+# Longest input counted exactly in the event loop (characters); longer requests are counted in a thread.
+INLINE_COUNT_CHARS = 20_000
+
+
+@dataclass
+class ServedModel:
+    """The encoder behind the API and what ``/info`` reports about it."""
+
+    encoder: Encoder
+    name: str
+    max_input_tokens: int
+    backend: str = "custom"
+    device: str = "cpu"
+    provider: str | None = None
+    # sizes ``dimensions`` may take are 1..dim when the model was trained for truncation (Matryoshka);
+    # the zoo records it as ``training.matryoshka_dims`` of a trained entry. None: truncation refused.
+    matryoshka_dims: tuple[int, ...] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text (special tokens included), *not* truncated, so over-long inputs show."""
+        tok = getattr(self.encoder, "tokenizer", None)
+        if tok is not None:
+            enc = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False,
+                      return_attention_mask=False, return_token_type_ids=False)
+            return [len(ids) for ids in enc["input_ids"]]
+        lengths = getattr(self.encoder, "token_lengths", None)
+        if lengths is not None:
+            return list(lengths(texts))
+        return [len(t.split()) + 2 for t in texts]
+
+
+def wrap_encoder(encoder: Encoder | ServedModel, name: str | None = None,
+                 max_input_tokens: int | None = None) -> ServedModel:
+    """An injected encoder (tests, Python users) as a ServedModel."""
+    if isinstance(encoder, ServedModel):
+        return encoder
+    limit = int(getattr(encoder, "max_length", 512) or 512)
+    if max_input_tokens is not None:
+        limit = min(limit, max_input_tokens)
+    return ServedModel(encoder=encoder, name=name or encoder.name, max_input_tokens=limit,
+                       provider=getattr(encoder, "provider", None))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def model_token_limit(location: str | Path) -> int | None:
+    """The longest input the model takes, from its folder: sentence-transformers' max_seq_length, else
+    the tokenizer's model_max_length, else the position embeddings (RoBERTa-style models lose 2)."""
+    folder = Path(location)
+    if not folder.is_dir():
+        return None
+    st = _read_json(folder / "sentence_bert_config.json").get("max_seq_length")
+    if isinstance(st, int) and st > 1:
+        return st
+    tok = _read_json(folder / "tokenizer_config.json").get("model_max_length")
+    if isinstance(tok, int) and 1 < tok < 1_000_000:
+        return tok
+    cfg = _read_json(folder / "config.json")
+    pos = cfg.get("max_position_embeddings")
+    if isinstance(pos, int) and pos > 1:
+        return pos - 2 if cfg.get("model_type") in ("roberta", "xlm-roberta", "camembert") else pos
+    return None
+
+
+def pick_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is usable, else ``cpu``."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def _entry_info(resolved: ResolvedModel) -> dict:
+    entry = resolved.entry
+    if entry is None:
+        return {"location": resolved.location}
+    out = {
+        "kind": entry.kind,
+        "description": entry.description,
+        "pooling": entry.pooling,
+        "normalize": entry.normalize,
+        "embedding_dim": entry.embedding_dim,
+        "languages": list(entry.languages),
+    }
+    if entry.kind == "trained":
+        out.update(base_name=entry.base_name, created=entry.created,
+                   checkpoint_sha256=entry.checkpoint.sha256)
+    return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+
+def matryoshka_dims(resolved: ResolvedModel) -> tuple[int, ...] | None:
+    training = getattr(resolved.entry, "training", None) or {}
+    dims = training.get("matryoshka_dims") if isinstance(training, dict) else None
+    if isinstance(dims, list | tuple) and dims and all(isinstance(d, int) and d > 0 for d in dims):
+        return tuple(sorted(dims))
+    return None
+
+
+def _has_export(resolved: ResolvedModel, device: str, zoo) -> bool:
+    from mlctl_zoo.models.onnx_encoder import select_export
+
+    return select_export(resolved.entry, device, zoo) is not None
+
+
+def prepare(settings, zoo=None) -> ResolvedModel:
+    """Cheap checks before a server starts: the model is a zoo name and can be served as asked."""
+    from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.zoo.registry import Zoo
+
+    if not settings.model:
+        raise ConfigError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
+    zoo = zoo if zoo is not None else Zoo()
+    if not zoo.path.exists():
+        raise ModelError(f"no zoo at {zoo.path}: pass --registry or set MLCTL_ZOO_REGISTRY")
+    zoo.get(settings.model)  # unknown names: UnknownNameError with "did you mean"
+    resolved = resolve_model(settings.model, zoo)
+    if settings.backend == "onnx" and not settings.export_if_missing:
+        device = pick_device(settings.device)
+        if not _has_export(resolved, device, zoo):
+            raise ModelError(f"zoo model '{settings.model}' has no ONNX export for {device}: run `mlctl-zoo "
+                             f"export {settings.model}` first (--optimize O2 or --quantize int8 serve faster "
+                             "on CPU), or serve with --export-if-missing")
+    return resolved
+
+
+def _export_record(resolved: ResolvedModel, encoder) -> dict | None:
+    """The zoo's record of the export the encoder opened."""
+    path = getattr(encoder, "model_path", None)
+    for rec in reversed(resolved.entry.exports):
+        if path is not None and resolved.zoo.resolve(rec.path).resolve() == path.resolve():
+            return rec.model_dump(exclude_none=True)
+    return None
+
+
+def load_served_model(settings, zoo=None) -> ServedModel:
+    """Resolve, export if needed, load and warm up the model named in ``settings``."""
+    from mlctl_zoo.zoo.registry import Zoo
+
+    zoo = zoo if zoo is not None else Zoo()
+    resolved = prepare(settings, zoo)
+    name = settings.model
+    device = pick_device(settings.device)
+    limit = min(settings.max_input_tokens, model_token_limit(resolved.location) or settings.max_input_tokens)
+    export_record = None
+    if settings.backend == "onnx":
+        from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+
+        if not _has_export(resolved, device, zoo):
+            from mlctl_zoo.export.exporter import export_model
+
+            log.info("model '%s' has no ONNX export for %s yet: exporting it first (mlctl-zoo export %s)",
+                     name, device, name)
+            record = export_model(zoo, name, device=device, progress=False)
+            log.info("exported %s (parity %s)", record.get("path"), record.get("parity", {}).get("passed"))
+            resolved = prepare(settings, zoo)
+        encoder = OnnxEncoder.from_resolved(resolved, device=device, max_length=limit)
+        provider = getattr(encoder, "provider", None)
+        export_record = _export_record(resolved, encoder)
+    else:
+        from mlctl_zoo.models.encoder import TorchEncoder
+
+        encoder = TorchEncoder.from_resolved(resolved, device=device, max_length=limit)
+        provider = f"torch:{device}"
+    encoder.encode(["warm-up"], batch_size=1, normalize=False)  # first-call allocations before "ready"
+    info = {"zoo": _entry_info(resolved), "registry": str(zoo.path)}
+    if export_record is not None:
+        info["export"] = export_record
+    return ServedModel(encoder=encoder, name=name, max_input_tokens=min(limit, int(encoder.max_length)),
+                       backend=settings.backend, device=device, provider=provider,
+                       matryoshka_dims=matryoshka_dims(resolved), info=info)

@@ -1,0 +1,136 @@
+"""Request bodies (validated straight from the raw bytes) and the one error shape.
+
+Requests are strict: unknown fields, numbers where strings belong, token-id lists and nulls are 422s with
+a message that says what is expected. Responses are plain dicts serialised by ``app.py`` (no per-vector
+pydantic overhead on the hot path).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+TextOrTexts = str | list[str]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # fields holding "a string or a list of strings": their type errors get one plain message
+    text_fields: ClassVar[tuple[str, ...]] = ()
+
+
+class EmbeddingsRequest(_Request):
+    """``POST /v1/embeddings`` (OpenAI)."""
+
+    text_fields: ClassVar[tuple[str, ...]] = ("input",)
+
+    input: TextOrTexts = Field(description="a string or a list of strings (token-id input is not supported)")
+    model: str | None = Field(default=None, description="the served model's zoo name, or omitted")
+    encoding_format: Literal["float", "base64"] = Field(
+        default="float", description="base64: little-endian float32 bytes, as the OpenAI client expects"
+    )
+    dimensions: int | None = Field(
+        default=None, description="keep the first N dimensions (models trained for truncation only)"
+    )
+    user: str | None = Field(default=None, description="accepted for OpenAI compatibility; ignored")
+
+
+class EmbedRequest(_Request):
+    """``POST /embed`` (text-embeddings-inference)."""
+
+    text_fields: ClassVar[tuple[str, ...]] = ("inputs",)
+
+    inputs: TextOrTexts
+    normalize: bool = True
+    truncate: bool | None = Field(default=None, description="cut inputs over max_input_tokens (default: server's)")
+
+
+class SimilarityInputs(_Request):
+    source_sentence: str
+    sentences: list[str]
+
+
+class SimilarityRequest(_Request):
+    """``POST /similarity``: one sentence against candidates in any language; cosine scores."""
+
+    inputs: SimilarityInputs
+    truncate: bool | None = None
+
+
+class ApiError(Exception):
+    """Any failure a handler reports: rendered as ``{"error": message, "error_type": type}``."""
+
+    def __init__(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+        self.headers = headers or {}
+
+
+# error_type -> HTTP status, documented in docs/serving.md
+ERROR_STATUS = {
+    "invalid_json": 400,
+    "validation_error": 422,
+    "empty_input": 422,
+    "dimensions_not_supported": 422,
+    "invalid_dimensions": 422,
+    "unauthorized": 401,
+    "not_found": 404,
+    "unknown_model": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "too_many_inputs": 413,
+    "input_too_long": 413,
+    "unsupported_media_type": 415,
+    "overloaded": 429,
+    "not_ready": 503,
+    "shutting_down": 503,
+    "internal_error": 500,
+}
+
+
+def error(error_type: str, message: str, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(ERROR_STATUS[error_type], error_type, message, headers)
+
+
+def _describe(err: dict, text_fields: tuple[str, ...]) -> str:
+    loc = [str(x) for x in err["loc"]]
+    top = loc[0] if loc else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown field '{'.'.join(loc)}'"
+    if err["type"] == "missing":
+        return f"missing field '{'.'.join(loc)}'"
+    if top in text_fields and (len(loc) == 1 or loc[1] in ("str", "list[str]")):
+        return (f"'{top}' must be a non-empty string or a list of strings "
+                "(token ids, numbers, nulls and nested lists are not accepted)")
+    # drop pydantic's union-branch labels ("str", "list[str]") from the location
+    path = ".".join(x for x in loc if x not in ("str", "list[str]"))
+    return f"'{path}': {err['msg'][0].lower() + err['msg'][1:]}" if path else err["msg"]
+
+
+def parse_body(model: type[_Request], body: bytes) -> _Request:
+    """Validate raw bytes against ``model``; invalid JSON or UTF-8 is a 400, a wrong shape a 422."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        if any(x["type"] == "json_invalid" for x in errors):
+            msg = next(x["msg"] for x in errors if x["type"] == "json_invalid")
+            if not body.strip():
+                msg = "the request body is empty; send a JSON object"
+            else:
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError as u:
+                    msg = f"the body is not valid UTF-8 (byte {u.start})"
+            raise error("invalid_json", f"{msg} (the body must be a UTF-8 JSON object)") from None
+        if any(x["type"] == "model_type" and not x["loc"] for x in errors):
+            raise error("validation_error", "the body must be a JSON object") from None
+        seen: list[str] = []
+        for x in errors:
+            d = _describe(x, model.text_fields)
+            if d not in seen:
+                seen.append(d)
+        raise error("validation_error", "; ".join(seen[:4])) from None

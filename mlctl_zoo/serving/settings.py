@@ -1,0 +1,104 @@
+"""Server settings: every field is an option of ``mlctl-zoo serve`` and an ``MLCTL_SERVE_*`` variable.
+
+Precedence: explicit arguments (the CLI passes only the options a user typed) > environment > defaults.
+Defaults suit a small machine under ordinary load: at least 64 requests queue before a 429.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MLCTL_SERVE_"
+
+
+class ServeSettings(BaseSettings):
+    """What ``create_app`` and ``serve`` need; validated once, at the edge."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    model: str | None = Field(default=None, description="zoo name of the served model")
+    host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 exposes the server to the network")
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port (0 picks a free one)")
+    api_key: SecretStr | None = Field(
+        default=None, description="require `Authorization: Bearer KEY` (except /health and /metrics)"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: CUDA provider when a GPU is usable, else CPU"
+    )
+    backend: Literal["onnx", "torch"] = Field(
+        default="onnx", description="onnx serves the export recorded in the zoo; torch runs the checkpoint"
+    )
+    export_if_missing: bool = Field(default=True, description="export the model first when it has no export")
+
+    # ---- limits ----------------------------------------------------------------------------------
+    max_input_tokens: int = Field(
+        default=512, gt=1, description="tokens per input (special tokens included); capped by the model's limit"
+    )
+    max_batch_tokens: int = Field(
+        default=8192, gt=1, description="padded tokens (sentences x longest) per inference batch"
+    )
+    max_batch_size: int = Field(default=64, gt=0, description="sentences per inference batch")
+    max_client_batch_size: int = Field(default=256, gt=0, description="inputs per request; more is a 413")
+    max_concurrent_requests: int = Field(
+        default=128, ge=1, description="requests admitted (queued or running) at once; one more is a 429"
+    )
+    max_payload_bytes: int = Field(default=2_000_000, gt=0, description="request body size; more is a 413")
+    auto_truncate: bool = Field(
+        default=False, description="truncate over-long inputs instead of answering 413 (per request: `truncate`)"
+    )
+
+    # ---- execution -------------------------------------------------------------------------------
+    workers: int = Field(default=1, ge=1, le=64, description="inference threads running batches in parallel")
+    encode_batch_size: int = Field(
+        default=32, gt=0, description="sub-batch size inside one inference batch (length-sorted, less padding)"
+    )
+    batch_wait_ms: float = Field(
+        default=0.0, ge=0, le=1000, description="wait this long for more requests before a batch starts"
+    )
+    graceful_timeout_s: float = Field(default=30.0, ge=0, description="on SIGTERM, wait this long for in-flight")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = Field(default=False, description="log every request (costs throughput)")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.max_batch_tokens < self.max_input_tokens:
+            raise ValueError(
+                f"max_batch_tokens ({self.max_batch_tokens}) must be >= max_input_tokens ({self.max_input_tokens}), "
+                "or a single long input could never run"
+            )
+        if self.max_concurrent_requests < 1:
+            raise ValueError("max_concurrent_requests must be >= 1")
+        return self
+
+    def limits(self) -> dict:
+        """The limits a client can hit (shown by ``GET /info``)."""
+        return {
+            "max_input_tokens": self.max_input_tokens,
+            "max_batch_tokens": self.max_batch_tokens,
+            "max_batch_size": self.max_batch_size,
+            "max_client_batch_size": self.max_client_batch_size,
+            "max_concurrent_requests": self.max_concurrent_requests,
+            "max_payload_bytes": self.max_payload_bytes,
+            "auto_truncate": self.auto_truncate,
+        }
+
+
+def load_settings(**given) -> ServeSettings:
+    """Settings from ``given`` (None values dropped) over the environment; errors become ConfigError."""
+    from pydantic import ValidationError
+
+    from mlctl_zoo.errors import ConfigError
+
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        return ServeSettings(**given)
+    except ValidationError as e:
+        parts = []
+        for err in e.errors():
+            field = ".".join(str(x) for x in err["loc"]) or "settings"
+            env = f" ({ENV_PREFIX}{field.upper()})" if err["loc"] else ""
+            parts.append(f"{field}{env}: {err['msg']}")
+        raise ConfigError("serve settings: " + "; ".join(parts)) from None

@@ -59,6 +59,10 @@ def check_options(device: str, optimize: str | None, quantize: str | None, opset
                           "CUDA provider; use --device cpu, or --optimize O4 (fp16) for GPUs")
     if quantize and optimize == "O4":
         raise ExportError("--quantize int8 and --optimize O4 (fp16) exclude each other")
+    if quantize and optimize in ("O2", "O3"):
+        raise ExportError(f"--quantize int8 works on the plain or O1 graph, not after {optimize}: {optimize} fuses "
+                          "attention into com.microsoft ops the quantiser cannot type; drop --optimize (ONNX Runtime "
+                          "applies its own CPU fusions when the session loads) or use --optimize O1")
     if opset is not None and not 14 <= opset <= 23:
         raise ExportError(f"--opset {opset}: use 14-23 (14 is the lowest with the attention ops these encoders need)")
 
@@ -160,7 +164,11 @@ def _quantize(staging: Path) -> dict:
     make = AutoQuantizationConfig.arm64 if arm else AutoQuantizationConfig.avx2
     qconfig = make(is_static=False, per_channel=True)
     quantizer = ORTQuantizer.from_pretrained(staging, file_name=MODEL_FILE)
-    quantizer.quantize(qconfig, save_dir=staging / "_quantized", file_suffix="quantized")
+    try:
+        quantizer.quantize(qconfig, save_dir=staging / "_quantized", file_suffix="quantized")
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExportError(f"int8 quantisation failed: {first}") from None
     produced = staging / "_quantized" / "model_quantized.onnx"
     if not produced.is_file():
         raise ExportError(f"ORTQuantizer wrote no model (expected {produced})")
@@ -186,7 +194,7 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     tolerance, ``versions``, and ``pooling``/``normalize``/``output`` so every consumer pools alike.
     Raises ``ExportError`` (nothing written, nothing registered) when the gate fails.
     """
-    from mlctl_zoo.export.providers import check_available, providers_for
+    from mlctl_zoo.export.providers import probe_device, providers_for
     from mlctl_zoo.models.resolve import resolve_model
     from mlctl_zoo.utils.files import sha256_file
     from mlctl_zoo.utils.provenance import package_versions, utc_now
@@ -196,7 +204,7 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     resolved = resolve_model(name, zoo)
     if device != "cpu":
         try:
-            check_available(device)
+            probe_device(device)  # missing provider or silent CPU fallback: fail before exporting
         except ModelError as e:
             raise ExportError(str(e)) from None
     precision = precision_of(optimize, quantize)

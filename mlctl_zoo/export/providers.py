@@ -72,7 +72,7 @@ def check_available(device: str) -> None:
         )
 
 
-def create_session(model_path: str | Path, device: str = "cpu", *, threads: int | None = None,
+def create_session(model_path: str | Path | bytes, device: str = "cpu", *, threads: int | None = None,
                    allow_fallback: bool = False):
     """An ``InferenceSession`` on ``device`` and a ``SessionInfo`` saying where it really runs.
 
@@ -93,10 +93,12 @@ def create_session(model_path: str | Path, device: str = "cpu", *, threads: int 
         opts.intra_op_num_threads = int(n_threads)
         opts.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        source = model_path if isinstance(model_path, bytes) else str(model_path)
+        session = ort.InferenceSession(source, sess_options=opts, providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"ONNX Runtime cannot load {model_path} on {device}: {first}") from None
+        what = "a probe graph" if isinstance(model_path, bytes) else str(model_path)
+        raise ModelError(f"ONNX Runtime cannot load {what} on {device}: {first}") from None
     actual = session.get_providers()
     info = SessionInfo(requested=providers[0], provider=actual[0] if actual else CPU, providers=actual,
                        threads=n_threads)
@@ -107,3 +109,20 @@ def create_session(model_path: str | Path, device: str = "cpu", *, threads: int 
             f"check `nvidia-smi` and the onnxruntime-gpu CUDA requirements, or use --device cpu"
         )
     return session, info
+
+
+def probe_device(device: str) -> SessionInfo:
+    """Open a one-node session on ``device`` to find out, in milliseconds, whether it really runs there.
+
+    Raises ``ModelError`` when the provider is missing or the session silently falls back to the CPU,
+    so a GPU export fails before minutes are spent exporting.
+    """
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    _, info = create_session(model.SerializeToString(), device, threads=1)
+    return info

@@ -1,0 +1,104 @@
+"""``mlctl-zoo export MODEL``: ONNX with Optimum, optional O1-O4 / int8, parity-gated, recorded in the zoo."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+    tensorrt = "tensorrt"
+
+
+class Level(str, Enum):
+    O1 = "O1"
+    O2 = "O2"
+    O3 = "O3"
+    O4 = "O4"
+
+
+class Quant(str, Enum):
+    int8 = "int8"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def export(
+    model: Annotated[str, typer.Argument(help="zoo model name")],
+    device: Annotated[Device, typer.Option(help="where the export will run: cpu, cuda (or tensorrt, on a GPU with TensorRT)")] = Device.cpu,
+    optimize: Annotated[Level | None, typer.Option(help="ORTOptimizer level; O4 = fp16 and needs --device cuda")] = None,
+    quantize: Annotated[Quant | None, typer.Option(help="dynamic int8 (per-channel weights) for CPU inference")] = None,
+    opset: Annotated[int | None, typer.Option(help="ONNX opset (default 14)")] = None,
+    output: Annotated[Path | None, typer.Option(help="folder for the model (default: exports/MODEL/VARIANT beside the registry)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing export in the output folder")] = False,
+    registry: RegistryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export a zoo model to ONNX, check it against PyTorch on a multilingual probe set, record it in the zoo.
+
+    An export that misses its parity tolerance (fp32: cosine >= 0.9999; int8: mean cosine >= 0.98;
+    fp16: cosine >= 0.999) is not written or registered, and the command exits non-zero.
+    """
+    from mlctl_zoo.export.exporter import export_model
+
+    zoo = get_zoo(registry)
+    record = export_model(zoo, model, device=device.value, optimize=optimize.value if optimize else None,
+                          quantize=quantize.value if quantize else None, opset=opset, output=output,
+                          force=force, progress=not json_out)
+    if json_out:
+        print_json({"model": model, **record, "path": str(zoo.resolve(record["path"]))})
+        return
+    _summary(zoo, model, record)
+
+
+def _short(zoo, path: Path) -> str:
+    rel = zoo.relativize(path)
+    return rel if not Path(rel).is_absolute() else str(path)
+
+
+def _summary(zoo, model: str, record: dict) -> None:
+    from rich.table import Table
+
+    onnx_file = zoo.resolve(record["path"])
+    folder = onnx_file.parent
+    files = Table(title=f"{model}: {record['precision']}"
+                  + (f" {record['optimization']}" if record.get("optimization") else "")
+                  + f" export in {_short(zoo, folder)}", show_edge=False)
+    files.add_column("file")
+    files.add_column("size", justify="right")
+    files.add_column("sha256")
+    for name, digest in record.get("files", {}).items():
+        p = folder / name
+        files.add_row(name, _size(p.stat().st_size) if p.is_file() else "?", digest[:12])
+    console.print(files)
+    par = record["parity"]
+    tol = par.get("tolerance", {})
+    facts = Table(show_header=False, show_edge=False, box=None)
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("provider", record["provider"])
+    facts.add_row("opset / output", f"{record['opset']} / {record['output']} ({record['pooling']} pooling"
+                  + (", normalise on read" if record.get("normalize") else "") + ")")
+    facts.add_row("parity", f"{par['probes']} probes: min cosine {par['min_cosine']:.6f}, "
+                  f"mean {par['mean_cosine']:.6f}, max |diff| {par['max_abs_diff']:.2e}, "
+                  f"nearest-neighbour agreement {par['nn_agreement']:.1%}")
+    facts.add_row("tolerance", ", ".join(f"{k} >= {v}" for k, v in tol.items()) + "  [green]passed[/green]")
+    facts.add_row("registered", f"{zoo.path}: models.{model}.exports ({record['path']})")
+    console.print(facts)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)

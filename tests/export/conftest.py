@@ -1,0 +1,20 @@
+"""A scratch zoo holding the tiny models (one pooling each, so every pooling goes through the exporter)."""
+
+from __future__ import annotations
+
+import pytest
+
+# kind -> (pooling, normalize): together they cover mean, cls, avg_first_last and both normalise settings
+TINY_SETUP = {"bert": ("mean", True), "xlmr": ("cls", False), "t5": ("avg_first_last", False)}
+
+
+@pytest.fixture
+def tiny_zoo(registry, tiny_models):
+    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+
+    zoo = Zoo(registry)
+    for kind, (pooling, normalize) in TINY_SETUP.items():
+        zoo.add(BaseEntry(name=f"tiny-{kind}", source=ModelSource(path=str(tiny_models[kind])), pooling=pooling,
+                          normalize=normalize))
+    return zoo

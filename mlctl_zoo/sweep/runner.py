@@ -195,6 +195,28 @@ def _train_info(result, seconds: float) -> dict:
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (str, int, float, bool)) or v is None}}
 
 
+def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
+    """Whether an interrupted point's folder holds a saved training state to continue from.
+
+    Without one, the partial folder (ours: inside ``runs_dir``) is cleared so training starts afresh; the
+    trainer refuses a non-empty output folder otherwise.
+    """
+    import shutil
+
+    if not checkpoint_dir.is_dir() or not any(checkpoint_dir.iterdir()):
+        return False
+    try:
+        from mlctl_zoo.training.checkpoint import latest_state
+    except ImportError:  # pragma: no cover - the trainer ships with the package
+        latest_state = None
+    if latest_state is not None and latest_state(checkpoint_dir) is not None:
+        return True
+    if checkpoint_dir.resolve().is_relative_to(runs_dir.resolve()):
+        shutil.rmtree(checkpoint_dir)
+        return False
+    raise ConfigError(f"{checkpoint_dir} holds files but no saved training state: delete it to rerun the point")
+
+
 def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Path | None, train_fn: TrainFn,
               bench_fn: BenchFn, progress: bool, log: Callable[[str], None]) -> str:
     """Bring one point to ``done``; returns ``skipped`` or ``done``. Raises on failure (state: failed)."""
@@ -227,10 +249,11 @@ def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Pat
             state["status"] = "training"
             _save(output, state)
             log(f"  training {point.name} ({point.pairs} pairs, seed {point.seed}"
-                + (", resuming" if interrupted else "") + ")")
+                + (", interrupted before: rerun" if interrupted else "") + ")")
+            resume = interrupted and _can_resume(Path(point.checkpoint_dir), Path(spec.runs_dir))
             t0 = time.perf_counter()
             result = train_fn(Path(spec.recipe), list(point.overrides), zoo=zoo, name=point.name,
-                              output=Path(point.checkpoint_dir), data_dir=data_dir, resume=interrupted,
+                              output=Path(point.checkpoint_dir), data_dir=data_dir, resume=resume,
                               progress=progress)
             state["train"] = _train_info(result, time.perf_counter() - t0)
             state["status"] = "trained"

@@ -32,21 +32,38 @@ class FakeTrainer:
 
     calls: list[dict] = field(default_factory=list)
     fail_on: set[str] = field(default_factory=set)
-    interrupt_on: set[str] = field(default_factory=set)
+    interrupt_on: dict[str, bool] = field(default_factory=dict)  # name -> whether a training state was saved
 
     def __call__(self, recipe_path, overrides=None, *, zoo, name=None, output=None, data_dir=None, resume=False,
                  progress=True):
         recipe, info = load_recipe(recipe_path, overrides)
         self.calls.append({"name": name, "overrides": list(overrides or []), "resume": resume, "recipe": recipe})
         if name in self.interrupt_on:
-            self.interrupt_on.discard(name)
+            saved = self.interrupt_on.pop(name)
+            Path(output).mkdir(parents=True, exist_ok=True)
+            (Path(output) / "partial.bin").write_text("half a file")  # killed mid-way
+            if saved:
+                from mlctl_zoo.training.checkpoint import STATE_DIR, STATE_MARKER
+
+                state = Path(output) / STATE_DIR / "step-1"
+                state.mkdir(parents=True)
+                (state / STATE_MARKER).write_text('{"step": 1}')
             raise KeyboardInterrupt
         if name in self.fail_on:
             from mlctl_zoo.errors import DataError
 
             raise DataError(f"fake failure for {name}")
-        Path(output).mkdir(parents=True, exist_ok=True)
-        (Path(output) / "config.json").write_text("{}")
+        out = Path(output)
+        from mlctl_zoo.training.checkpoint import latest_state
+
+        has_state = latest_state(out) is not None
+        if resume and not has_state:  # the real trainer's contract
+            raise AssertionError("resume=True without a saved state")
+        if not resume and out.is_dir() and any(out.iterdir()):
+            raise AssertionError(f"output folder {out} is not empty")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "partial.bin").unlink(missing_ok=True)
+        (out / "config.json").write_text("{}")
         zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info["sha256"]),
                                            trained=recipe)
         return SimpleNamespace(name=name, checkpoint=Path(output), metrics={"loss": 1.0 / recipe.data.max_pairs})

@@ -43,9 +43,10 @@ def test_full_sweep_then_resume_skips_done_points(tmp_path, fakes):
     assert len(meta["commands"]) == 2 and len(meta["plan"]) == 16
 
 
-def test_interrupted_point_reruns_with_resume(tmp_path, fakes):
+@pytest.mark.parametrize("saved_state", [False, True], ids=["no-state", "saved-state"])
+def test_interrupted_point_reruns(tmp_path, fakes, saved_state):
     train, bench, zoo = fakes
-    train.interrupt_on.add("minilm-scaling-ml-ctl-cz-p1000-s1")
+    train.interrupt_on["minilm-scaling-ml-ctl-cz-p1000-s1"] = saved_state
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])
     state = json.loads((tmp_path / "out/points/ml-ctl-cz-p1000-s1/point.json").read_text())
@@ -53,7 +54,8 @@ def test_interrupted_point_reruns_with_resume(tmp_path, fakes):
     n = len(train.calls)
     res = _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])
     retried = train.calls[n]
-    assert retried["name"] == "minilm-scaling-ml-ctl-cz-p1000-s1" and retried["resume"] is True
+    # with a saved state the trainer continues from it; without, the partial folder is cleared first
+    assert retried["name"] == "minilm-scaling-ml-ctl-cz-p1000-s1" and retried["resume"] is saved_state
     assert all(not c["resume"] for c in train.calls[n + 1:])
     assert "cz-snt-p1000-s1" in res.skipped and res.report.points_done == 4
 

@@ -1,0 +1,96 @@
+"""``mlctl-zoo serve``: settings from options and MLCTL_SERVE_*, clean errors, and the real path: a zoo
+model with no export is exported, then its recorded ONNX file is served."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mlctl_zoo.cli.app import app
+from mlctl_zoo.errors import ConfigError
+from mlctl_zoo.serving.settings import load_settings
+from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+from tests.serving.test_shutdown import REPO, free_port, wait_ready
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, tiny_models):
+    path = tmp_path / "registry.yaml"
+    Zoo(path).add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"])), pooling="mean",
+                            normalize=True, embedding_dim=32))
+    return path
+
+
+def test_settings_precedence_and_errors(monkeypatch):
+    monkeypatch.setenv("MLCTL_SERVE_MAX_CLIENT_BATCH_SIZE", "7")
+    monkeypatch.setenv("MLCTL_SERVE_PORT", "9000")
+    s = load_settings(port=9100, host=None)
+    assert s.max_client_batch_size == 7 and s.port == 9100 and s.host == "127.0.0.1"
+    assert s.max_concurrent_requests >= 64  # at least 64 requests queue before a 429 by default
+    monkeypatch.setenv("MLCTL_SERVE_MAX_BATCH_SIZE", "zero")
+    with pytest.raises(ConfigError, match="MLCTL_SERVE_MAX_BATCH_SIZE"):
+        load_settings()
+    monkeypatch.delenv("MLCTL_SERVE_MAX_BATCH_SIZE")
+    with pytest.raises(ConfigError, match="max_batch_tokens"):
+        load_settings(max_input_tokens=1024, max_batch_tokens=512)
+
+
+def test_cli_errors_are_one_line(tiny_zoo):
+    r = runner.invoke(app, ["serve", "tiny-bret", "--registry", str(tiny_zoo)])
+    assert r.exit_code == 1 and "did you mean 'tiny-bert'" in r.output
+    r = runner.invoke(app, ["serve", "tiny-bert", "--registry", str(tiny_zoo), "--no-export-if-missing"])
+    assert r.exit_code == 1 and "mlctl-zoo export tiny-bert" in r.output
+    r = runner.invoke(app, ["serve", "tiny-bert", "--registry", str(tiny_zoo), "--port", "70000"])
+    assert r.exit_code == 2 and "MLCTL_SERVE_PORT" in r.output
+    r = runner.invoke(app, ["serve", "--registry", str(tiny_zoo)])
+    assert r.exit_code == 2 and "MLCTL_SERVE_MODEL" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_serve_exports_then_serves_the_recorded_onnx_file(tiny_zoo):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MLCTL_SERVE_MAX_CLIENT_BATCH_SIZE": "5", "MLCTL_SERVE_API_KEY": "k"}
+    proc = subprocess.Popen([sys.executable, "-m", "mlctl_zoo", "serve", "tiny-bert", "--registry", str(tiny_zoo),
+                             "--port", str(port), "--device", "cpu"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ready(url, proc, timeout=180)
+        auth = {"Authorization": "Bearer k"}
+        info = httpx.get(url + "/info", headers=auth).json()
+        assert info["backend"] == "onnx" and info["provider"] == "CPUExecutionProvider"
+        assert info["limits"]["max_client_batch_size"] == 5  # from the environment
+        entry = Zoo(tiny_zoo).get("tiny-bert")
+        assert len(entry.exports) == 1  # exported first, and recorded
+        assert info["export"]["path"] == entry.exports[0].path
+        assert info["export"]["sha256"] == entry.exports[0].sha256
+
+        texts = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte."]
+        r = httpx.post(url + "/v1/embeddings", json={"input": texts, "model": "tiny-bert"}, headers=auth)
+        assert r.status_code == 200
+        from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+        from mlctl_zoo.models.resolve import resolve_model
+
+        onnx = OnnxEncoder.from_resolved(resolve_model("tiny-bert", Zoo(tiny_zoo)), device="cpu")
+        np.testing.assert_allclose([d["embedding"] for d in r.json()["data"]],
+                                   onnx.encode(texts, normalize=True), atol=1e-5)
+        assert httpx.post(url + "/embed", json={"inputs": ["x"] * 6}, headers=auth).status_code == 413
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    out = proc.stdout.read()
+    assert "serving 'tiny-bert'" in out and "Traceback" not in out

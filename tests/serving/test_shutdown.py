@@ -1,0 +1,93 @@
+"""Graceful shutdown: on SIGTERM the server stops taking connections and in-flight requests finish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from tests.serving.fakes import fake_vector
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import sys
+from mlctl_zoo.serving.server import serve
+from mlctl_zoo.serving.settings import ServeSettings
+from tests.serving.fakes import FakeEncoder
+
+serve(ServeSettings(model="fake", port=int(sys.argv[1]), graceful_timeout_s=20, log_level="info"),
+      encoder=FakeEncoder(delay=float(sys.argv[2])))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early ({proc.returncode}): {proc.stdout.read()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready after {timeout}s")
+
+
+def test_sigterm_lets_in_flight_requests_finish():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(port), "2.0"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ready(url, proc)
+        results: dict = {}
+
+        def slow_request():
+            try:
+                results["response"] = httpx.post(url + "/embed", json={"inputs": ["in flight", "too"],
+                                                                       "normalize": False}, timeout=30)
+            except httpx.HTTPError as e:  # recorded, asserted below
+                results["error"] = repr(e)
+
+        t = threading.Thread(target=slow_request)
+        t.start()
+        deadline = time.monotonic() + 10
+        while "mlctl_serve_requests_in_flight 1.0" not in httpx.get(url + "/metrics").text:
+            assert time.monotonic() < deadline, "the request never became in-flight"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        assert "error" not in results, results
+        r = results["response"]
+        assert r.status_code == 200
+        np.testing.assert_allclose(r.json(), [fake_vector("in flight", 16), fake_vector("too", 16)], atol=1e-6)
+        proc.wait(30)
+        log = proc.stdout.read()
+        assert proc.returncode in (0, -signal.SIGTERM), (proc.returncode, log)
+        assert "Shutting down" in log and "Finished server process" in log
+        try:
+            httpx.get(url + "/health", timeout=2)
+            raise AssertionError("the server still answers after shutdown")
+        except httpx.ConnectError:
+            pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

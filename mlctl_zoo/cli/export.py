@@ -86,17 +86,20 @@ def _summary(zoo, model: str, record: dict) -> None:
     console.print(files)
     par = record["parity"]
     tol = par.get("tolerance", {})
+    gate = Table(title="parity gate: PyTorch fp32 vs ONNX Runtime", show_edge=False)
+    for col in ("probes", "min cosine", "mean cosine", "max |diff|", "NN agree", "result"):
+        gate.add_column(col, justify="right" if col != "result" else "left", no_wrap=True)
+    gate.add_row(str(par["probes"]), f"{par['min_cosine']:.6f}", f"{par['mean_cosine']:.6f}",
+                 f"{par['max_abs_diff']:.2e}", f"{par['nn_agreement']:.1%}", "[green]passed[/green]")
+    console.print(gate)
     facts = Table(show_header=False, show_edge=False, box=None)
     facts.add_column(style="bold")
     facts.add_column()
+    facts.add_row("tolerance", f"{record['precision']}: " + ", ".join(f"{k.replace('_', ' ')} >= {v}" for k, v in tol.items()))
     facts.add_row("provider", record["provider"])
-    facts.add_row("opset / output", f"{record['opset']} / {record['output']} ({record['pooling']} pooling"
-                  + (", normalise on read" if record.get("normalize") else "") + ")")
-    facts.add_row("parity", f"{par['probes']} probes: min cosine {par['min_cosine']:.6f}, "
-                  f"mean {par['mean_cosine']:.6f}, max |diff| {par['max_abs_diff']:.2e}, "
-                  f"nearest-neighbour agreement {par['nn_agreement']:.1%}")
-    facts.add_row("tolerance", ", ".join(f"{k} >= {v}" for k, v in tol.items()) + "  [green]passed[/green]")
-    facts.add_row("registered", f"{zoo.path}: models.{model}.exports ({record['path']})")
+    facts.add_row("graph", f"opset {record['opset']}, output {record['output']}, {record['pooling']} pooling in "
+                  "the graph" + (", L2-normalised by the reader" if record.get("normalize") else ""))
+    facts.add_row("registered", f"{zoo.path} -> models.{model}.exports ({record['path']})")
     console.print(facts)
 
 

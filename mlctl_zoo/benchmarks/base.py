@@ -1,0 +1,248 @@
+"""Task framework: versioned task metadata, the task registry, and what a task run returns.
+
+A task is a Python class registered by id in ``TASKS``; its ``meta`` (a frozen dataclass) says what
+it measures and how: name, version, languages, metric, hub source, local layout and the protocol
+hyperparameters of the full and the lite protocol. Bump ``version`` whenever a change can move a score:
+results are reused only for the same (model, task, version, protocol).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlctl_zoo.errors import ConfigError, DataError
+from mlctl_zoo.utils.registry import Registry
+
+
+@dataclass(frozen=True)
+class TaskMeta:
+    name: str
+    version: str
+    kind: str  # retrieval | classification | tagging
+    metric: str
+    languages: tuple[str, ...]  # canonical codes (ISO 639-1 where one exists)
+    hub: str  # where users with a network load it from
+    local_layout: str  # files under --data-dir
+    description: str
+    full: dict[str, Any] = field(default_factory=dict)  # XTREME protocol hyperparameters
+    lite: dict[str, Any] = field(default_factory=dict)  # xtreme-lite: fixed subsets, fewer epochs
+    lite_languages: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "version": self.version, "kind": self.kind, "metric": self.metric,
+            "languages": list(self.languages), "lite_languages": list(self.lite_languages or self.languages),
+            "hub": self.hub, "local_layout": self.local_layout, "description": self.description,
+            "full": dict(self.full), "lite": dict(self.lite),
+        }
+
+
+@dataclass
+class TaskContext:
+    """Everything a task run needs besides the model."""
+
+    data_dir: Path | None = None  # None: load from the Hugging Face hub
+    lite: bool = False
+    limit: int | None = None  # at most this many evaluation examples per language
+    seed: int = 42
+    backend: str = "torch"
+    device: str = "cpu"
+    batch_size: int = 32
+    options: dict[str, Any] = field(default_factory=dict)  # task-specific (bitext: src, tgt)
+    progress: Callable[[str], None] | None = None  # status lines for the user
+
+    def say(self, msg: str) -> None:
+        if self.progress is not None:
+            self.progress(msg)
+
+
+@dataclass
+class TaskOutput:
+    scores: dict[str, float]
+    extra: dict[str, Any] = field(default_factory=dict)  # scores_reverse, thresholds, notes, ...
+    data_files: list[dict] = field(default_factory=list)
+
+
+class Task:
+    """Base class: subclasses set ``meta`` and implement ``evaluate``."""
+
+    meta: ClassVar[TaskMeta]
+
+    def __init__(self, ctx: TaskContext) -> None:
+        self.ctx = ctx
+        self.files = DataFiles(ctx.data_dir)
+
+    # ---- protocol ----------------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        """The protocol actually run: the full or lite table, plus the batch size and the limit."""
+        hp = dict(self.meta.lite if self.ctx.lite else self.meta.full)
+        hp["batch_size_eval"] = self.ctx.batch_size
+        if self.ctx.limit is not None:
+            hp["limit"] = self.ctx.limit
+        return hp
+
+    def default_languages(self) -> list[str]:
+        if self.ctx.lite and self.meta.lite_languages:
+            return list(self.meta.lite_languages)
+        return list(self.meta.languages)
+
+    def select_languages(self, langs: list[str] | None) -> list[str]:
+        if not langs:
+            return self.default_languages()
+        unknown = [lang for lang in langs if lang not in self.meta.languages]
+        if unknown:
+            raise DataError(
+                f"task {self.meta.name}: no data for language(s) {', '.join(unknown)} "
+                f"(available: {', '.join(self.meta.languages)})"
+            )
+        return list(langs)
+
+    def protocol(self, langs: list[str]) -> dict[str, Any]:
+        """What makes two results comparable; its hash keys result reuse."""
+        return {
+            "task": self.meta.name, "version": self.meta.version, "lite": self.ctx.lite,
+            "hyperparameters": self.hyperparameters(), "languages": langs, "seed": self.ctx.seed,
+            "backend": self.ctx.backend, "source": "local" if self.ctx.data_dir else "hub",
+            "options": {k: str(v) for k, v in sorted(self.ctx.options.items())},
+        }
+
+    def evaluate(self, model, langs: list[str]) -> TaskOutput:  # model: ResolvedModel
+        raise NotImplementedError
+
+
+def protocol_hash(protocol: dict) -> str:
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    TASKS.add(cls.meta.name, cls)
+    return cls
+
+
+def get_task(name: str) -> type[Task]:
+    import mlctl_zoo.benchmarks.tasks  # noqa: F401  registers the built-in tasks
+
+    return TASKS.get(name)
+
+
+def all_tasks() -> list[type[Task]]:
+    import mlctl_zoo.benchmarks.tasks  # noqa: F401
+
+    return [cls for _, cls in TASKS.items()]
+
+
+class DataFiles:
+    """Local files under --data-dir, with their hashes recorded for the result's provenance."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.used: list[dict] = []
+
+    def path(self, rel: str, what: str = "") -> Path:
+        assert self.root is not None
+        p = self.root / rel
+        if not p.is_file():
+            hint = f" ({what})" if what else ""
+            raise DataError(f"missing data file {p}{hint}: expected under --data-dir {self.root} in XTREME's layout")
+        self.record(p)
+        return p
+
+    def record(self, p: Path) -> None:
+        from mlctl_zoo.utils.files import sha256_file
+
+        key = str(p)
+        if not any(f["path"] == key for f in self.used):
+            self.used.append({"path": key, "sha256": sha256_file(p)})
+
+    def hub(self, dataset: str, config: str | None, split: str):
+        """Load one split from the Hugging Face hub; records the dataset, config, split and fingerprint."""
+        try:
+            import datasets
+        except ImportError:
+            from mlctl_zoo.errors import MissingDependencyError
+
+            raise MissingDependencyError("loading benchmarks from the hub needs `datasets`: pip install datasets") from None
+        try:
+            ds = datasets.load_dataset(dataset, config, split=split)
+        except Exception as e:  # noqa: BLE001  the hub raises many types; the user needs one line
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DataError(
+                f"cannot load {dataset}" + (f" config {config}" if config else "") + f" split {split} from the "
+                f"Hugging Face hub ({first}); offline, pass --data-dir DIR with local files in XTREME's layout"
+            ) from None
+        self.used.append({"hub": dataset, "config": config, "split": split,
+                          "fingerprint": getattr(ds, "_fingerprint", None), "rows": len(ds)})
+        return ds
+
+
+def read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").rstrip("\r") for line in f]
+
+
+def read_tsv(path: Path, ncols: int) -> list[list[str]]:
+    rows = []
+    for n, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < ncols:
+            raise DataError(f"{path}:{n}: expected {ncols} tab-separated columns, got {len(parts)}")
+        rows.append(parts[:ncols])
+    return rows
+
+
+def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
+    """``token\\tTAG`` lines, blank line between sentences -> [(words, tags)]."""
+    sents, words, tags = [], [], []
+    for n, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            if words:
+                sents.append((words, tags))
+                words, tags = [], []
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise DataError(f"{path}:{n}: expected 'token<TAB>TAG'")
+        words.append(parts[0])
+        tags.append(parts[-1])
+    if words:
+        sents.append((words, tags))
+    return sents
+
+
+def read_conllu(path: Path) -> list[tuple[list[str], list[str]]]:
+    """CoNLL-U -> [(words, UPOS)]; multi-word token ranges and empty nodes are skipped."""
+    sents, words, tags = [], [], []
+    for n, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            if words:
+                sents.append((words, tags))
+                words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) < 4:
+            raise DataError(f"{path}:{n}: expected CoNLL-U columns")
+        if "-" in cols[0] or "." in cols[0]:
+            continue
+        words.append(cols[1])
+        tags.append(cols[3])
+    if words:
+        sents.append((words, tags))
+    return sents
+
+
+def check_options(task: str, options: dict, allowed: set[str]) -> None:
+    extra = set(options) - allowed
+    if extra:
+        raise ConfigError(f"task {task}: unknown option(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(allowed)) or 'none'})")

@@ -1,0 +1,79 @@
+"""Sentence-pair classification tasks (XNLI, PAWS-X): fine-tune on English, evaluate every language."""
+
+from __future__ import annotations
+
+from mlctl_zoo.benchmarks.base import Task, TaskOutput
+from mlctl_zoo.benchmarks.metrics import accuracy
+
+Pairs = tuple[list[str], list[str], list[int]]
+
+
+def take(p: Pairs, start: int = 0, n: int | None = None) -> Pairs:
+    end = None if n is None else start + n
+    return p[0][start:end], p[1][start:end], p[2][start:end]
+
+
+class PairTask(Task):
+    """Subclasses give the label names and three loaders; data is loaded before training so a missing
+    file fails in seconds, not after an hour of fine-tuning."""
+
+    labels: tuple[str, ...] = ()
+
+    def train_data(self) -> Pairs:
+        raise NotImplementedError
+
+    def dev_data(self) -> Pairs | None:
+        raise NotImplementedError
+
+    def eval_data(self, lang: str) -> Pairs:
+        raise NotImplementedError
+
+    def label_id(self, value: str, where: str) -> int:
+        from mlctl_zoo.errors import DataError
+
+        v = value.strip()
+        if v in self.labels:
+            return self.labels.index(v)
+        if v.lstrip("-").isdigit() and 0 <= int(v) < len(self.labels):
+            return int(v)
+        raise DataError(f"{where}: unknown label {value!r} (expected one of {', '.join(self.labels)})")
+
+    def evaluate(self, model, langs: list[str]) -> TaskOutput:
+        from mlctl_zoo.benchmarks.finetune import (build_pair_model, pad_id_of, pair_features, predict_pairs,
+                                                   seed_everything, train_select)
+
+        hp = self.hyperparameters()
+        limit = self.ctx.limit
+        evals = {lang: take(self.eval_data(lang), 0, limit) for lang in langs}
+        train = self.train_data()
+        dev = self.dev_data()
+        self.ctx.say(f"{self.meta.name}: fine-tuning on {len(train[0])} English pairs, "
+                     f"{hp['epochs']} epoch(s), lr {hp['lr']}")
+        seed_everything(self.ctx.seed)
+        net, tok = build_pair_model(model, len(self.labels), dropout=hp.get("dropout", 0.1))
+        pad = pad_id_of(tok)
+        ml = int(hp["max_length"])
+        bs_eval = self.ctx.batch_size
+        dev_feats = pair_features(tok, *dev, ml) if dev is not None else None
+
+        def score_dev(m) -> float:
+            return accuracy(predict_pairs(m, dev_feats, pad, bs_eval), dev_feats.labels)
+
+        history = train_select(net, pair_features(tok, *train, ml), pad, epochs=int(hp["epochs"]), lr=float(hp["lr"]),
+                               batch_size=int(hp["batch_size"]), seed=self.ctx.seed,
+                               evaluate=score_dev if dev_feats is not None else None, say=self.ctx.say)
+        scores, sizes = {}, {}
+        for lang, data in evals.items():
+            feats = pair_features(tok, *data, ml)
+            scores[lang] = accuracy(predict_pairs(net, feats, pad, bs_eval), feats.labels)
+            sizes[lang] = len(feats.labels)
+            self.ctx.say(f"{self.meta.name} {lang}: {scores[lang]:.1f}")
+        extra = {"training": history, "examples": {"train": len(train[0]), "dev": len(dev[0]) if dev else 0,
+                                                  "eval": sizes}}
+        note = self.protocol_note()
+        if note:
+            extra["note"] = note
+        return TaskOutput(scores, extra, self.files.used)
+
+    def protocol_note(self) -> str:
+        return ""

@@ -1,0 +1,192 @@
+"""Run benchmark tasks on a model: resolve it, plan (task, languages, protocol), reuse finished results,
+run the rest, write one result file per (model, task) and the scores into the zoo entry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlctl_zoo.errors import ConfigError, DataError
+from mlctl_zoo.zoo.registry import Zoo
+
+
+@dataclass
+class PlanItem:
+    task: str
+    langs: list[str] | None
+    limit: int | None
+    options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False  # languages were named for this very task: a missing one is an error
+
+
+def model_fingerprint(resolved) -> dict:
+    """What identifies the weights: the checkpoint hash (zoo), a tree hash (local folder), or the hub revision."""
+    from mlctl_zoo.utils.files import hash_tree
+
+    entry = resolved.entry
+    if entry is not None and getattr(entry, "checkpoint", None) is not None:
+        return {"checkpoint_sha256": entry.checkpoint.sha256}
+    if Path(resolved.location).is_dir():
+        digest, _ = hash_tree(resolved.location)
+        return {"checkpoint_sha256": digest}
+    return {"hub_revision": resolved.revision or "main (unpinned)"}
+
+
+def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | None, limit: int | None,
+               options: dict[str, Any]) -> tuple[str | None, bool, list[PlanItem]]:
+    from mlctl_zoo.benchmarks.base import get_task
+    from mlctl_zoo.benchmarks.suites import load_suite
+
+    if suite is None and not tasks:
+        suite = "xtreme-lite"
+    if suite is not None:
+        s = load_suite(suite)
+        items = [PlanItem(t.task, t.langs, t.limit, t.options()) for t in s.tasks]
+        if tasks:
+            for name in tasks:
+                get_task(name)
+            items = [i for i in items if i.task in tasks]
+            if not items:
+                raise ConfigError(f"suite {s.name} has none of the tasks {', '.join(tasks)} "
+                                  f"(it has {', '.join(t.task for t in s.tasks)})")
+        suite_name, lite = s.name, s.lite
+    else:
+        items = [PlanItem(get_task(t).meta.name, None, None) for t in dict.fromkeys(tasks or [])]
+        suite_name, lite = None, False
+    for item in items:
+        if langs:
+            item.langs = [lang for lang in langs if item.langs is None or lang in item.langs]
+        if limit is not None:
+            item.limit = limit if item.limit is None else min(limit, item.limit)
+        if item.task == "bitext":
+            item.options = {**item.options, **{k: v for k, v in options.items() if v is not None}}
+    if len(items) == 1 and langs:
+        items[0].strict = True
+    return suite_name, lite, items
+
+
+def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = None, tasks: list[str] | None = None,
+                   langs: list[str] | None = None, backend: str = "torch", device: str = "cpu", batch_size: int = 32,
+                   data_dir: Path | None = None, limit: int | None = None, seed: int = 42, force: bool = False,
+                   output: Path | None = None, progress: bool = True, options: dict[str, Any] | None = None,
+                   on_status: Callable[[str], None] | None = None) -> dict:
+    """Benchmark ``model`` (zoo name, hub id or local folder).
+
+    Returns ``{"model": NAME, "suite": ..., "results": {TASK: {"metric", "scores", "average", ...}},
+    "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100. Tatoeba and bitext add
+    ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means $MLCTL_DATA_DIR, then the hub.
+    """
+    from mlctl_zoo.benchmarks.base import TaskContext, get_task, protocol_hash
+    from mlctl_zoo.benchmarks.langs import parse_langs
+    from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_key
+    from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
+    from mlctl_zoo.utils.provenance import package_versions, utc_now
+
+    if backend not in ("torch", "onnx"):
+        raise ConfigError(f"unknown backend {backend!r} (known: torch, onnx)")
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be >= 1")
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be >= 1")
+    say = on_status or ((lambda msg: _stderr(msg)) if progress else (lambda msg: None))
+    zoo = zoo if zoo is not None else Zoo()
+    langs = parse_langs(langs)
+    root = resolve_data_dir(data_dir)
+    if root is not None and not root.is_dir():
+        raise DataError(f"data folder {root} does not exist (--data-dir / MLCTL_DATA_DIR)")
+    suite_name, lite, plan = build_plan(suite, tasks, langs, limit, options or {})
+    resolved = resolve_model(model, zoo)
+    in_zoo = resolved.entry is not None
+    output = Path(output) if output is not None else (zoo.root / "bench-results" if in_zoo else Path("bench-results"))
+    fingerprint = model_fingerprint(resolved)
+
+    out: dict[str, Any] = {"model": resolved.name, "suite": suite_name, "lite": lite, "backend": backend,
+                           "results": {}, "files": {}, "reused": []}
+    for item in plan:
+        cls = get_task(item.task)
+        ctx = TaskContext(data_dir=root, lite=lite, limit=item.limit, seed=seed, backend=backend, device=device,
+                          batch_size=batch_size, options=item.options, progress=say)
+        task = cls(ctx)
+        if item.langs is not None and not item.langs and item.task != "bitext":
+            say(f"{item.task}: none of the requested languages is in this task; skipped")
+            continue
+        chosen, skipped = _languages(task, item, root)
+        protocol = task.protocol(chosen)
+        protocol["model"] = fingerprint
+        psha = protocol_hash(protocol)
+        path = result_path(output, resolved.name, item.task, lite, psha)
+        record = None if force else read_result(path)
+        if record is not None:
+            say(f"{item.task}: reusing {path} (--force recomputes)")
+            out["reused"].append(item.task)
+        else:
+            say(f"{item.task}{' (lite)' if lite else ''}: {len(chosen) or 'all'} language(s)")
+            started, t0 = utc_now(), time.perf_counter()
+            result = task.evaluate(resolved, chosen)
+            duration = time.perf_counter() - t0
+            scores = {k: round(float(v), 4) for k, v in result.scores.items()}
+            record = {
+                "model": resolved.name, "task": item.task, "task_version": cls.meta.version, "suite": suite_name,
+                "lite": lite, "metric": cls.meta.metric, "scores": scores,
+                "average": round(sum(scores.values()) / len(scores), 4) if scores else None,
+                **_rounded(result.extra),
+                "skipped_languages": skipped,
+                "protocol": protocol, "protocol_sha256": psha,
+                "provenance": {
+                    "model": {**resolved.provenance(), **fingerprint},
+                    "backend": backend, "device": device, "seed": seed,
+                    "hyperparameters": protocol["hyperparameters"], "data_files": result.data_files,
+                    "data_source": "local" if root else "hub", "data_dir": str(root) if root else None,
+                    "versions": package_versions(), "started": started, "finished": utc_now(),
+                    "duration_s": round(duration, 2),
+                },
+            }
+            write_result(path, record)
+            if in_zoo:
+                zrec = summary(record)
+                zrec["result_file"] = zoo.relativize(path)
+                zrec["date"] = record["provenance"]["finished"]
+                zrec["backend"] = backend
+                zoo.set_result(resolved.name, zoo_key(item.task, lite), zrec)
+            say(f"{item.task}: average {record['average']:.2f} in {duration:.1f}s -> {path}")
+        out["results"][item.task] = summary(record)
+        out["files"][item.task] = str(path)
+    return out
+
+
+def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list[str]]:
+    """The languages to run and those skipped because their local files are absent (default sets only)."""
+    chosen = task.select_languages(item.langs) if item.strict or item.task == "bitext" else \
+        [lang for lang in (item.langs or task.default_languages()) if lang in task.meta.languages]
+    if item.task != "bitext" and not chosen:
+        raise DataError(f"task {item.task}: no language to evaluate (available: {', '.join(task.meta.languages)})")
+    if root is None or item.strict or not hasattr(task, "local_files"):
+        return chosen, []
+    present = [lang for lang in chosen if all((root / rel).is_file() for rel in task.local_files(lang))]
+    skipped = [lang for lang in chosen if lang not in present]
+    if not present:
+        expected = root / task.local_files(chosen[0])[0]
+        raise DataError(f"task {item.task}: no local data for {', '.join(chosen)} (expected e.g. {expected})")
+    if skipped:
+        task.ctx.say(f"{item.task}: no local files for {', '.join(skipped)}; skipped")
+    return present, skipped
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
+def _stderr(msg: str) -> None:
+    from mlctl_zoo.cli.common import err_console
+
+    err_console.print(f"[dim]bench[/dim] {msg}", highlight=False)

@@ -1,0 +1,86 @@
+"""Tatoeba (LASER's similarity-search test): top-1 cosine nearest neighbour, xx->en and en->xx."""
+
+from __future__ import annotations
+
+from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, register_task
+from mlctl_zoo.benchmarks.retrieval import RetrievalTask
+
+# XTREME's 36 Tatoeba languages, canonical code -> the 639-3 code of Tatoeba's files
+XTREME_36 = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+}
+# The other languages of the LASER release (112 in all), for --langs beyond XTREME's 36
+OTHER = {
+    "am": "amh", "ang": "ang", "arq": "arq", "arz": "arz", "ast": "ast", "awa": "awa", "az": "aze", "be": "bel",
+    "ber": "ber", "bs": "bos", "br": "bre", "ca": "cat", "cbk": "cbk", "ceb": "ceb", "cs": "ces", "ch": "cha",
+    "kw": "cor", "csb": "csb", "cy": "cym", "da": "dan", "dsb": "dsb", "dtp": "dtp", "eo": "epo", "fo": "fao",
+    "fy": "fry", "gd": "gla", "ga": "gle", "gl": "glg", "gsw": "gsw", "hr": "hrv", "hsb": "hsb", "hy": "hye",
+    "io": "ido", "ie": "ile", "ia": "ina", "is": "isl", "kab": "kab", "km": "khm", "ku": "kur", "kzj": "kzj",
+    "la": "lat", "lfn": "lfn", "lt": "lit", "lv": "lvs", "max": "max", "mhr": "mhr", "mk": "mkd", "mn": "mon",
+    "nds": "nds", "nn": "nno", "nb": "nob", "nov": "nov", "oc": "oci", "orv": "orv", "pam": "pam", "pms": "pms",
+    "pl": "pol", "ro": "ron", "sk": "slk", "sl": "slv", "sq": "sqi", "sr": "srp", "sv": "swe", "swg": "swg",
+    "tt": "tat", "tk": "tuk", "tzl": "tzl", "ug": "uig", "uk": "ukr", "uz": "uzb", "war": "war", "wuu": "wuu",
+    "xh": "xho", "yi": "yid", "yue": "yue", "ms": "zsm",
+}
+FILE_CODES = {**XTREME_36, **OTHER}
+
+
+@register_task
+class Tatoeba(RetrievalTask):
+    meta = TaskMeta(
+        name="tatoeba",
+        version="1.0",
+        kind="retrieval",
+        metric="accuracy",
+        languages=tuple(XTREME_36) + tuple(OTHER),
+        lite_languages=tuple(XTREME_36),
+        hub="google/xtreme, configs tatoeba.{xxx} (split validation)",
+        local_layout="tatoeba/tatoeba.{xxx}-eng.{xxx} and tatoeba/tatoeba.{xxx}-eng.eng (line-aligned)",
+        description="top-1 cosine nearest-neighbour accuracy, xx->en (scores) and en->xx (scores_reverse)",
+        full={"max_length": 512, "pairs_per_language": "all"},
+        lite={"max_length": 128, "pairs_per_language": "all"},
+    )
+
+    def default_languages(self) -> list[str]:
+        return list(XTREME_36)  # XTREME's protocol: the 36 languages, lite and full alike
+
+    def local_files(self, lang: str) -> list[str]:
+        c = FILE_CODES[lang]
+        return [f"tatoeba/tatoeba.{c}-eng.{c}", f"tatoeba/tatoeba.{c}-eng.eng"]
+
+    def load(self, lang: str) -> tuple[list[str], list[str]]:
+        code = FILE_CODES[lang]
+        if self.ctx.data_dir is not None:
+            from mlctl_zoo.benchmarks.base import read_lines
+
+            xx_file, en_file = self.local_files(lang)
+            xx = read_lines(self.files.path(xx_file, f"Tatoeba {lang}"))
+            en = read_lines(self.files.path(en_file, f"Tatoeba {lang}, English side"))
+            if len(xx) != len(en):
+                from mlctl_zoo.errors import DataError
+
+                raise DataError(f"{self.ctx.data_dir / xx_file}: {len(xx)} lines but the English side has {len(en)}")
+        else:
+            ds = self.files.hub("google/xtreme", f"tatoeba.{code}", "validation")
+            xx, en = list(ds["source_sentence"]), list(ds["target_sentence"])
+        n = self.ctx.limit
+        pairs = self.hyperparameters().get("pairs_per_language")
+        if isinstance(pairs, int):
+            n = pairs if n is None else min(n, pairs)
+        return (xx[:n], en[:n]) if n else (xx, en)
+
+    def evaluate(self, model, langs: list[str]) -> TaskOutput:
+        scores, reverse, sizes = {}, {}, {}
+        for lang in langs:
+            xx, en = self.load(lang)
+            fwd, bwd = self.pair_accuracy(model, xx, en)
+            scores[lang], reverse[lang], sizes[lang] = fwd, bwd, len(xx)
+            self.ctx.say(f"tatoeba {lang}: {fwd:.1f} (xx->en) {bwd:.1f} (en->xx), {len(xx)} pairs")
+        avg_rev = sum(reverse.values()) / len(reverse) if reverse else None
+        return TaskOutput(scores, {"scores_reverse": reverse, "average_reverse": avg_rev, "pairs": sizes,
+                                   "directions": {"scores": "xx->en", "scores_reverse": "en->xx"}},
+                          self.files.used)

@@ -1,0 +1,77 @@
+"""XNLI: natural language inference, fine-tuned on English MultiNLI, accuracy on 15 languages."""
+
+from __future__ import annotations
+
+from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv, register_task
+from mlctl_zoo.benchmarks.classification import PairTask, take
+
+LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+HUB_MNLI_LABELS = ("entailment", "neutral", "contradiction")  # nyu-mll/multi_nli ClassLabel order
+
+
+@register_task
+class Xnli(PairTask):
+    labels = ("entailment", "neutral", "contradiction")
+    meta = TaskMeta(
+        name="xnli",
+        version="1.0",
+        kind="classification",
+        metric="accuracy",
+        languages=LANGS,
+        hub="train nyu-mll/multi_nli (train); dev and test google/xtreme config XNLI (validation/test, by language)",
+        local_layout="mnli/train-en.tsv (train), xnli/dev-en.tsv (model selection), xnli/test-{xx}.tsv "
+                     "('premise<TAB>hypothesis<TAB>label')",
+        description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
+        full={"lr": 2e-5, "epochs": 5, "max_length": 128, "batch_size": 32, "train_examples": "all",
+              "dev_examples": "all", "eval_split": "test"},
+        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 4000,
+              "dev_examples": 500, "eval_split": "test", "eval_examples": 500},
+    )
+
+    def _local(self, rel: str, what: str):
+        path = self.files.path(rel, what)
+        rows = read_tsv(path, 3)
+        return ([r[0] for r in rows], [r[1] for r in rows],
+                [self.label_id(r[2], str(path)) for r in rows])
+
+    def _hub_xnli(self, split: str, lang: str):
+        ds = self.files.hub("google/xtreme", "XNLI", split)
+        ds = ds.filter(lambda r: r["language"] == lang)
+        return (list(ds["sentence1"]), list(ds["sentence2"]),
+                [self.label_id(x, f"google/xtreme XNLI {split}") for x in ds["gold_label"]])
+
+    def _n(self, key: str):
+        v = self.hyperparameters().get(key, "all")
+        return None if v == "all" else int(v)
+
+    def train_data(self):
+        if self.ctx.data_dir is not None:
+            # the full MultiNLI train (393k) is not in the offline layout: mnli/train-en.tsv stands in
+            data = self._local("mnli/train-en.tsv", "English NLI training pairs")
+        else:
+            ds = self.files.hub("nyu-mll/multi_nli", None, "train").filter(lambda r: r["label"] >= 0)
+            data = (list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]])
+        return take(data, 0, self._n("train_examples"))
+
+    def dev_data(self):
+        if self.ctx.data_dir is not None:
+            data = self._local("xnli/dev-en.tsv", "English dev for model selection")
+        else:
+            data = self._hub_xnli("validation", "en")
+        return take(data, 0, self._n("dev_examples"))
+
+    def local_files(self, lang: str) -> list[str]:
+        return [f"xnli/test-{lang}.tsv"]
+
+    def eval_data(self, lang: str):
+        split = self.hyperparameters().get("eval_split", "test")
+        if self.ctx.data_dir is not None:
+            data = self._local(f"xnli/{split}-{lang}.tsv", f"XNLI {lang} {split}")
+        else:
+            data = self._hub_xnli("test" if split == "test" else "validation", lang)
+        return take(data, 0, self._n("eval_examples"))
+
+    def protocol_note(self) -> str:
+        if self.ctx.data_dir is not None:
+            return "trained on mnli/train-en.tsv (about 10k MultiNLI pairs), not the full 393k MultiNLI train"
+        return ""

@@ -1,0 +1,92 @@
+"""``mlctl-zoo bench MODEL``: zero-shot XTREME benchmarks; ``--list`` shows tasks and suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, get_zoo, print_json
+
+
+def bench(
+    model: Annotated[str | None, typer.Argument(help="zoo name, Hugging Face id or local checkpoint folder")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="xtreme | xtreme-lite | retrieval | SUITE.yaml (default xtreme-lite)")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeat or comma-separate): xnli pawsx panx udpos tatoeba bucc2018 bitext")] = None,
+    langs: Annotated[str | None, typer.Option("--langs", help="languages, ISO 639-1 or 639-3: de,fr or deu,fra")] = None,
+    src: Annotated[Path | None, typer.Option("--src", help="bitext: source file (line-aligned with --tgt)")] = None,
+    tgt: Annotated[Path | None, typer.Option("--tgt", help="bitext: target file")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="torch | onnx (retrieval tasks)")] = "torch",
+    device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="evaluation batch size")] = 32,
+    data_dir: DataDirOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="at most N evaluation examples per language")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    force: Annotated[bool, typer.Option("--force", help="recompute finished results")] = False,
+    output: Annotated[Path | None, typer.Option("--output", help="result folder (default: bench-results/ beside the registry)")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list tasks and suites, then exit")] = False,
+    registry: RegistryOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Benchmark MODEL by XTREME's zero-shot protocol; scores land in result files and the zoo entry."""
+    if list_:
+        _list(json_)
+        return
+    if not model:
+        from mlctl_zoo.errors import ConfigError
+
+        raise ConfigError("bench needs MODEL (a zoo name, hub id or folder), or --list")
+    from mlctl_zoo.benchmarks.runner import run_benchmarks
+
+    tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None
+    if (src or tgt) and not tasks and suite is None:
+        tasks = ["bitext"]
+    options = {"src": str(src) if src else None, "tgt": str(tgt) if tgt else None}
+    result = run_benchmarks(
+        model, zoo=get_zoo(registry), suite=suite, tasks=tasks, langs=langs.split(",") if langs else None,
+        backend=backend, device=device, batch_size=batch_size, data_dir=data_dir, limit=limit, seed=seed,
+        force=force, output=output, progress=not json_, options=options,
+    )
+    if json_:
+        print_json(result)
+        return
+    from mlctl_zoo.benchmarks.report import run_tables
+
+    for t in run_tables(result):
+        console.print(t)
+    for name, path in result["files"].items():
+        console.print(f"[dim]{name}: {path}{' (reused)' if name in result['reused'] else ''}[/dim]")
+
+
+def _list(as_json: bool) -> None:
+    from mlctl_zoo.benchmarks.base import all_tasks
+    from mlctl_zoo.benchmarks.suites import SUITES
+
+    tasks = [t.meta.to_dict() for t in all_tasks()]
+    suites = [{"name": n, "lite": s.lite, "tasks": [t.task for t in s.tasks], "description": s.description}
+              for n, s in SUITES.items()]
+    if as_json:
+        print_json({"tasks": tasks, "suites": suites})
+        return
+    from rich.table import Table
+
+    t = Table(title="tasks", title_justify="left")
+    for col in ("task", "version", "kind", "metric", "langs", "what it measures"):
+        t.add_column(col, overflow="fold")
+    for m in tasks:
+        t.add_row(m["name"], m["version"], m["kind"], m["metric"], str(len(m["languages"])) if m["languages"] else "any",
+                  m["description"])
+    console.print(t)
+    s = Table(title="suites", title_justify="left")
+    for col in ("suite", "tasks", "lite", "description"):
+        s.add_column(col, overflow="fold")
+    for x in suites:
+        s.add_row(x["name"], " ".join(x["tasks"]), "yes" if x["lite"] else "no", x["description"])
+    console.print(s)
+    console.print("[dim]data sources and local file layouts: --list --json; user suites: --suite FILE.yaml "
+                  "(docs/benchmarks.md)[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

@@ -1,0 +1,52 @@
+"""``mlctl-zoo leaderboard``: zoo models against benchmark tasks (averages), as a table, file or chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlctl_zoo.cli.common import RegistryOpt, console, get_zoo, print_json
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def leaderboard(
+    task: Annotated[list[str] | None, typer.Option("--task", help="only these tasks (repeat or comma-separate)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | markdown | csv | json")] = "table",
+    plot: Annotated[Path | None, typer.Option("--plot", help="also write a bar chart (FILE.png)")] = None,
+    registry: RegistryOpt = None,
+    json_: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
+) -> None:
+    """Zoo models against tasks: the average score per task and over tasks (0-100)."""
+    from mlctl_zoo.benchmarks.report import leaderboard as board_of
+    from mlctl_zoo.benchmarks.report import to_csv, to_markdown, to_table
+    from mlctl_zoo.errors import ConfigError
+
+    fmt = "json" if json_ else fmt
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None
+    board = board_of(get_zoo(registry), tasks)
+    if plot is not None:
+        from mlctl_zoo.benchmarks.report import plot as plot_board
+
+        plot_board(board, plot)
+    if fmt == "json":
+        print_json(board)
+    elif fmt == "markdown":
+        typer.echo(to_markdown(board), nl=False)
+    elif fmt == "csv":
+        typer.echo(to_csv(board), nl=False)
+    else:
+        if not board["rows"]:
+            console.print("no benchmark results in the zoo yet: run `mlctl-zoo bench MODEL`")
+        else:
+            console.print(to_table(board))
+    if plot is not None and fmt != "json":
+        console.print(f"[dim]chart: {plot}[/dim]") if fmt == "table" else None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("leaderboard")(leaderboard)

@@ -45,6 +45,11 @@ class PairTask(Task):
         hp = self.hyperparameters()
         limit = self.ctx.limit
         evals = {lang: take(self.eval_data(lang), 0, limit) for lang in langs}
+        for lang, data in evals.items():
+            if not data[0]:
+                from mlctl_zoo.errors import DataError
+
+                raise DataError(f"{self.meta.name} {lang}: no evaluation pairs")
         train = self.train_data()
         dev = self.dev_data()
         self.ctx.say(f"{self.meta.name}: fine-tuning on {len(train[0])} English pairs, "

@@ -199,7 +199,7 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         rec = {"epoch": epoch, "train_loss": total / max(n, 1)}
         if evaluate is not None:
             rec["dev"] = float(evaluate(model))

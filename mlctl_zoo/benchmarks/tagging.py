@@ -33,6 +33,11 @@ class TagTask(Task):
 
         hp = self.hyperparameters()
         evals = {lang: self.eval_data(lang)[: self.ctx.limit] for lang in langs}
+        for lang, sents in evals.items():
+            if not sents:
+                from mlctl_zoo.errors import DataError
+
+                raise DataError(f"{self.meta.name} {lang}: no evaluation sentences in {self.files.used[-1].get('path', 'the data')}")
         train = self.train_data()
         dev = self.dev_data()
         index = {t: i for i, t in enumerate(self.tagset)}

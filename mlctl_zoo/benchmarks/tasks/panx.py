@@ -46,9 +46,15 @@ class PanX(TagTask):
         return data[: self._n("train_examples")]
 
     def dev_data(self):
-        data = self._local("panx/dev-en.tsv", "PAN-X English dev") if self.ctx.data_dir else \
-            hub_tagged(self.files, "PAN-X.en", "validation", "ner_tags")
-        return data[: self._n("dev_examples")]
+        if self.ctx.data_dir is None:
+            return hub_tagged(self.files, "PAN-X.en", "validation", "ner_tags")[: self._n("dev_examples")]
+        data = self._local("panx/dev-en.tsv", "PAN-X English dev")
+        return data[: self._selection_size(len(data))]
+
+    def _selection_size(self, n_dev: int) -> int:
+        """English dev both selects the model and is scored offline: the first part selects (at most half)."""
+        want = self._n("dev_examples")
+        return min(want if want is not None else n_dev // 2, n_dev // 2)
 
     def local_files(self, lang: str) -> list[str]:
         return [f"panx/dev-{lang}.tsv"]
@@ -59,8 +65,7 @@ class PanX(TagTask):
             return hub_tagged(self.files, f"PAN-X.{lang}", "test", "ner_tags")[:n]
         data = self._local(f"panx/dev-{lang}.tsv", f"PAN-X {lang} dev (test tags are not public)")
         if lang == "en":  # English dev also selects the model: score English on the sentences after those
-            skip = self._n("dev_examples")
-            data = data[skip:] if skip is not None else data
+            data = data[self._selection_size(len(data)) :]
         return data[:n]
 
     def protocol_note(self) -> str:

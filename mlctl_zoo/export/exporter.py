@@ -214,6 +214,7 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
         raise ExportError(f"{out_dir} already holds files; pass --force to replace them, or --output elsewhere")
     if out_dir.is_file():
         raise ExportError(f"--output {out_dir} is a file; give a folder")
+    created_parent = not out_dir.parent.exists()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
@@ -226,6 +227,8 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
         staging.replace(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created_parent and not any(out_dir.parent.iterdir()):
+            out_dir.parent.rmdir()  # leave no empty exports/<name>/ behind a failed first export
         raise
     onnx_file = out_dir / MODEL_FILE
     files = {p.name: sha256_file(p) for p in sorted(out_dir.iterdir()) if p.is_file()}

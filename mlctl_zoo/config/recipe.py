@@ -80,6 +80,9 @@ class DataSpec(_Strict):
     parallel: list[ParallelSource] = Field(default_factory=list)
     labelled: list[LabelledSource] = Field(default_factory=list)
     max_pairs: int | None = Field(default=None, gt=0, description="deterministic seed-fixed subset size")
+    max_words: int | None = Field(
+        default=None, gt=0, description="drop pairs whose longer side has more words (before sampling)"
+    )
     seed: int = 2021
     word_pairs: dict[str, WordPairSpec] = Field(
         default_factory=dict, description="per-language word-pair source; '*' is the default"
@@ -141,6 +144,10 @@ class TrainingSpec(_Strict):
     length_bucketing: bool = Field(default=True, description="sort by length within chunks of batches")
     bucket_chunk_batches: int = Field(default=64, gt=0)
     checkpoint_every: int | None = Field(default=None, gt=0, description="steps between checkpoints")
+    max_minutes: float | None = Field(
+        default=None, gt=0, description="time budget: stop (and save) after this many minutes of training"
+    )
+    log_every: int = Field(default=10, gt=0, description="steps between JSONL log lines")
     seed: int = 2021
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

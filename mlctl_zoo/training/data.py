@@ -1,0 +1,347 @@
+"""Parallel training pairs: local TSV / JSONL, or a Hugging Face dataset when the local file is absent.
+
+Sampling is deterministic and prefix-stable: every pair gets a random key from ``data.seed`` (weighted
+reservoir keys ``u ** (1 / weight)``, Efraimidis & Spirakis 2006) and the mix is ordered by key, so
+``max_pairs = N`` takes the first N of one fixed order: a sweep's smaller sets are prefixes of its larger
+ones, and the per-language weights hold at every size. Bad lines are counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlctl_zoo.config.recipe import DataSpec, ParallelSource
+from mlctl_zoo.errors import DataError, MissingDependencyError
+
+
+@dataclass
+class Pair:
+    en: str
+    xx: str
+    lang: str
+
+
+@dataclass
+class SourceStats:
+    """What one source gave: where it came from, its hash, and what was dropped and why."""
+
+    lang: str
+    location: str
+    kind: str  # file | hub
+    sha256: str | None = None
+    read: int = 0
+    used: int = 0
+    bad: Counter = field(default_factory=Counter)
+
+    def record(self) -> dict:
+        out = {"path": self.location, "lang": self.lang, "pairs": self.used}
+        if self.sha256:
+            out["sha256"] = self.sha256
+        return out
+
+
+@dataclass
+class ParallelData:
+    pairs: list[Pair]
+    sources: list[SourceStats]
+    seed: int
+    max_pairs: int | None
+
+    def pairs_per_lang(self) -> dict[str, int]:
+        return dict(Counter(p.lang for p in self.pairs))
+
+    def bad_counts(self) -> dict[str, int]:
+        total: Counter = Counter()
+        for s in self.sources:
+            total.update(s.bad)
+        return dict(total)
+
+    def data_record(self) -> dict:
+        """The zoo's ``data`` section: files with hashes and pairs used, per-language counts, seed."""
+        return {
+            "files": [s.record() for s in self.sources],
+            "pairs": len(self.pairs),
+            "seed": self.seed,
+            "max_pairs": self.max_pairs,
+            "pairs_per_lang": self.pairs_per_lang(),
+            "dropped": self.bad_counts(),
+        }
+
+
+def _clean(en, xx, stats: SourceStats, max_words: int | None) -> tuple[str, str] | None:
+    if not isinstance(en, str) or not isinstance(xx, str):
+        stats.bad["not_text"] += 1
+        return None
+    en, xx = en.strip(), xx.strip()
+    if not en or not xx:
+        stats.bad["empty_side"] += 1
+        return None
+    if "\ufffd" in en or "\ufffd" in xx:
+        stats.bad["bad_encoding"] += 1
+        return None
+    if max_words is not None and max(len(en.split()), len(xx.split())) > max_words:
+        stats.bad["too_long"] += 1
+        return None
+    return en, xx
+
+
+def resolve_local(path: str, data_dir: Path | None) -> Path | None:
+    """An absolute path as is; a relative one under the data directory (None when there is none)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    if data_dir is None:
+        return None
+    return data_dir / p
+
+
+def read_tsv_pairs(path: Path, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
+    """``english<TAB>other`` lines; lines without a tab, empty sides or undecodable bytes are counted."""
+    out = []
+    with open(path, "rb") as f:
+        for raw in f:
+            stats.read += 1
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                stats.bad["bad_encoding"] += 1
+                continue
+            if not line.strip():
+                stats.read -= 1  # blank lines are not data
+                continue
+            parts = line.split("\t")
+            if len(parts) < 2:
+                stats.bad["no_tab"] += 1
+                continue
+            got = _clean(parts[0], parts[1], stats, max_words)
+            if got:
+                out.append(got)
+    return out
+
+
+def read_jsonl_pairs(path: Path, fields: tuple[str, str], stats: SourceStats,
+                     max_words: int | None = None) -> list[tuple[str, str]]:
+    out = []
+    en_f, xx_f = fields
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            stats.read += 1
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                stats.bad["bad_json"] += 1
+                continue
+            if not isinstance(obj, dict) or en_f not in obj or xx_f not in obj:
+                stats.bad["missing_field"] += 1
+                continue
+            got = _clean(obj[en_f], obj[xx_f], stats, max_words)
+            if got:
+                out.append(got)
+    return out
+
+
+def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
+    """Load a Hugging Face dataset (what users with a network run)."""
+    try:
+        import datasets
+    except ImportError:
+        raise MissingDependencyError("loading hub data needs `datasets`: pip install datasets") from None
+    hub = src.hub
+    try:
+        ds = datasets.load_dataset(hub.id, hub.subset, split=hub.split)
+    except Exception as e:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(
+            f"cannot load hub dataset {hub.id}"
+            f"{'/' + hub.subset if hub.subset else ''} split {hub.split} ({first}); "
+            f"without a network point --data-dir (or MLCTL_DATA_DIR) at a folder holding {src.path or 'the file'}"
+        ) from None
+    en_c, xx_c = hub.columns
+    missing = [c for c in (en_c, xx_c) if c not in ds.column_names]
+    if missing:
+        raise DataError(f"hub dataset {hub.id}: no column(s) {missing} (columns: {ds.column_names})")
+    stats.sha256 = getattr(ds, "_fingerprint", None)
+    out = []
+    for en, xx in zip(ds[en_c], ds[xx_c]):
+        stats.read += 1
+        got = _clean(en, xx, stats, max_words)
+        if got:
+            out.append(got)
+    return out
+
+
+def read_source(src: ParallelSource, data_dir: Path | None, max_words: int | None = None) -> tuple[list, SourceStats]:
+    """Read one source: the local file when it exists, else the hub dataset, else a clear error."""
+    from mlctl_zoo.utils.files import sha256_file
+
+    local = resolve_local(src.path, data_dir) if src.path else None
+    if local is not None and local.is_file():
+        stats = SourceStats(src.lang, str(src.path), "file", sha256_file(local))
+        if src.format == "tsv":
+            rows = read_tsv_pairs(local, stats, max_words)
+        else:
+            rows = read_jsonl_pairs(local, src.fields, stats, max_words)
+        return rows, stats
+    if src.hub is not None:
+        hub = src.hub
+        loc = f"hf://{hub.id}" + (f"/{hub.subset}" if hub.subset else "") + f"@{hub.split}"
+        stats = SourceStats(src.lang, loc, "hub")
+        return read_hub_pairs(src, stats, max_words), stats
+    where = str(local) if local is not None else f"{src.path} (no --data-dir / MLCTL_DATA_DIR given)"
+    raise DataError(f"parallel source '{src.lang}': no such file {where} and no 'hub' fallback in the recipe")
+
+
+def sampling_keys(n: int, weight: float, rng: np.random.Generator) -> np.ndarray:
+    """Weighted-reservoir keys: sorting all sources' pairs by key descending samples by weight."""
+    u = rng.random(n)
+    return np.power(u, 1.0 / weight)
+
+
+def load_parallel(spec: DataSpec, data_dir: Path | None, max_pairs: int | None = None) -> ParallelData:
+    """Read every parallel source, cap each, and take a seed-fixed, prefix-stable mix of ``max_pairs``."""
+    max_pairs = max_pairs if max_pairs is not None else spec.max_pairs
+    rng = np.random.default_rng(spec.seed)
+    rows: list[Pair] = []
+    origin: list[int] = []
+    keys: list[np.ndarray] = []
+    stats_all: list[SourceStats] = []
+    for src in spec.parallel:
+        got, stats = read_source(src, data_dir, spec.max_words)
+        # the keys are drawn for every line read, so a source's order does not depend on its cap
+        k = sampling_keys(len(got), src.weight, rng)
+        if src.max_pairs is not None and len(got) > src.max_pairs:
+            keep = np.argsort(-k, kind="stable")[: src.max_pairs]
+            keep.sort()
+            got = [got[i] for i in keep]
+            k = k[keep]
+        rows.extend(Pair(en, xx, src.lang) for en, xx in got)
+        origin.extend([len(stats_all)] * len(got))
+        keys.append(k)
+        stats_all.append(stats)
+    if not rows:
+        if spec.parallel:
+            bad = sum(sum(s.bad.values()) for s in stats_all)
+            raise DataError(f"the parallel sources gave no usable pairs ({bad} bad lines)")
+        return ParallelData([], stats_all, spec.seed, max_pairs)
+    order = np.argsort(-np.concatenate(keys), kind="stable")
+    if max_pairs is not None:
+        order = order[:max_pairs]
+    pairs = [rows[i] for i in order]
+    used = Counter(origin[i] for i in order)
+    for i, s in enumerate(stats_all):
+        s.used = used[i]
+    return ParallelData(pairs, stats_all, spec.seed, max_pairs)
+
+
+# --- labelled data (label-aware objective) ---------------------------------------------------------
+
+@dataclass
+class LabelledExample:
+    """One labelled example: the English (premise, hypothesis) and its translations, lang -> pair."""
+
+    text: tuple[str, str]
+    label: str
+    translations: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _read_labelled_tsv(path: Path, stats: SourceStats) -> list[tuple[tuple[str, str], str] | None]:
+    """``premise<TAB>hypothesis<TAB>label`` lines; bad lines give None (kept so translations stay aligned)."""
+    out: list = []
+    with open(path, "rb") as f:
+        for raw in f:
+            stats.read += 1
+            try:
+                parts = raw.decode("utf-8").rstrip("\r\n").split("\t")
+            except UnicodeDecodeError:
+                stats.bad["bad_encoding"] += 1
+                out.append(None)
+                continue
+            if len(parts) < 3 or not parts[0].strip() or not parts[1].strip() or not parts[2].strip():
+                stats.bad["bad_line"] += 1
+                out.append(None)
+                continue
+            out.append(((parts[0].strip(), parts[1].strip()), parts[2].strip()))
+    return out
+
+
+def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledExample], list[SourceStats]]:
+    """Labelled English examples (with their translations), seed-shuffled, capped by ``max_examples``."""
+    from mlctl_zoo.utils.files import sha256_file
+
+    examples: list[LabelledExample] = []
+    all_stats: list[SourceStats] = []
+    rng = np.random.default_rng(spec.seed + 1)
+    for src in spec.labelled:
+        local = resolve_local(src.path, data_dir) if src.path else None
+        if local is not None and local.is_file():
+            stats = SourceStats("en", str(src.path), "file", sha256_file(local))
+            rows = _read_labelled_tsv(local, stats)
+        elif src.hub is not None:
+            stats = SourceStats("en", f"hf://{src.hub.id}" + (f"/{src.hub.subset}" if src.hub.subset else ""), "hub")
+            rows = _read_labelled_hub(src, stats)
+        else:
+            raise DataError(f"labelled source {src.path}: no such file under the data directory and no 'hub' fallback")
+        trans: dict[str, list] = {}
+        for lang, tpath in src.translations.items():
+            tlocal = resolve_local(tpath, data_dir)
+            if tlocal is None or not tlocal.is_file():
+                raise DataError(f"labelled source {src.path}: translation '{lang}' {tpath}: no such file")
+            tstats = SourceStats(lang, tpath, "file", sha256_file(tlocal))
+            trows = _read_labelled_tsv(tlocal, tstats)
+            if len(trows) != len(rows):
+                raise DataError(f"labelled source {src.path}: translation {tpath} has {len(trows)} lines, "
+                                f"the English file {len(rows)}; they must be line-aligned")
+            trans[lang] = trows
+            all_stats.append(tstats)
+        got = []
+        for i, row in enumerate(rows):
+            if row is None:
+                continue
+            ex = LabelledExample(row[0], row[1])
+            for lang, trows in trans.items():
+                if trows[i] is not None:
+                    ex.translations[lang] = trows[i][0]
+            got.append(ex)
+        order = rng.permutation(len(got))
+        if src.max_examples is not None:
+            order = order[: src.max_examples]
+        examples.extend(got[i] for i in order)
+        stats.used = len(order)
+        all_stats.append(stats)
+    return examples, all_stats
+
+
+def _read_labelled_hub(src, stats: SourceStats) -> list:
+    try:
+        import datasets
+    except ImportError:
+        raise MissingDependencyError("loading hub data needs `datasets`: pip install datasets") from None
+    hub = src.hub
+    try:
+        ds = datasets.load_dataset(hub.id, hub.subset, split=hub.split)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"cannot load hub dataset {hub.id} split {hub.split} ({first}); without a network "
+                        f"point --data-dir at a folder holding {src.path}") from None
+    a, b = hub.columns
+    label_col = "label"
+    names = None
+    if label_col in ds.features and hasattr(ds.features[label_col], "names"):
+        names = ds.features[label_col].names
+    out = []
+    for row in ds:
+        stats.read += 1
+        lab = row.get(label_col)
+        if not row.get(a) or not row.get(b) or lab is None or (isinstance(lab, int) and lab < 0):
+            stats.bad["bad_line"] += 1
+            out.append(None)
+            continue
+        out.append(((row[a], row[b]), names[lab] if names else str(lab)))
+    return out

@@ -1,0 +1,78 @@
+"""Tokenise once, batch by length, pad per batch.
+
+Every text is tokenised a single time before training (ids, special-token mask and, for dictionary word
+pairs, the word's token span). Batches group pairs of similar length: the pair order is cut into chunks of
+``bucket_chunk_batches`` batches, each chunk sorted by length and split into batches, and the batch order
+is then shuffled, so padding is small while the data mix stays random. Padding is per batch (dynamic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Tokenised:
+    ids: list[list[int]]
+    special: list[list[int]]  # 1 on special tokens
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.ids]
+
+
+def tokenise(tokenizer, texts: list[str], max_length: int, offsets: bool = False, batch: int = 4096):
+    """Token ids (truncated to ``max_length``) and special-token masks; with ``offsets`` the offset maps."""
+    ids, special, offs = [], [], []
+    for start in range(0, len(texts), batch):
+        enc = tokenizer(texts[start : start + batch], truncation=True, max_length=max_length,
+                        return_special_tokens_mask=True, return_offsets_mapping=offsets)
+        ids.extend(enc["input_ids"])
+        special.extend(enc["special_tokens_mask"])
+        if offsets:
+            offs.extend(enc["offset_mapping"])
+    return Tokenised(ids, special), (offs if offsets else None)
+
+
+def bucketed_batches(lengths: list[int], batch_size: int, chunk_batches: int, rng: np.random.Generator,
+                     bucketing: bool = True, drop_last: bool = True) -> list[list[int]]:
+    """Batches of indices into a (pre-shuffled) example list.
+
+    With ``bucketing``: chunks of ``chunk_batches * batch_size`` consecutive examples are sorted by length
+    and cut into batches; the batches are then shuffled. Batches smaller than 2 are dropped (a contrastive
+    batch needs negatives); with ``drop_last`` the one ragged batch is dropped too.
+    """
+    n = len(lengths)
+    batches: list[list[int]] = []
+    chunk = batch_size * chunk_batches if bucketing else batch_size
+    for start in range(0, n, chunk):
+        idx = list(range(start, min(n, start + chunk)))
+        if bucketing:
+            idx.sort(key=lambda i: lengths[i])
+        for b in range(0, len(idx), batch_size):
+            batches.append(idx[b : b + batch_size])
+    batches = [b for b in batches if len(b) >= 2 and (not drop_last or len(b) == batch_size or len(batches) == 1)]
+    if bucketing:
+        perm = rng.permutation(len(batches))
+        batches = [batches[i] for i in perm]
+    return batches
+
+
+def pad(seqs: list[list[int]], pad_id: int, special: list[list[int]] | None = None):
+    """(input_ids, attention_mask, special) as torch tensors padded to the longest sequence."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    spec = torch.ones((len(seqs), width), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+        if special is not None:
+            spec[i, : len(s)] = torch.tensor(special[i], dtype=torch.bool)
+    return ids, mask, spec

@@ -1,0 +1,123 @@
+"""The training module: encoder + pooling + training-only heads, computing the whole loss in ``forward``.
+
+Everything a step needs runs inside one ``forward`` call so that DistributedDataParallel (through
+``accelerate launch``) sees every parameter it must synchronise.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mlctl_zoo.config.recipe import ObjectiveSpec
+from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, POOLINGS, first_layer_norm, masked_mean
+from mlctl_zoo.training.heads import CCEHead, MLMHead
+from mlctl_zoo.training.losses import CONTRASTIVE, label_contrast, mask_tokens, mlm_loss, mse_distill, word_contrast
+from mlctl_zoo.training.wordpairs import simalign_spans
+
+
+class TrainModule(nn.Module):
+    def __init__(self, encoder, objective: ObjectiveSpec, *, teacher=None, mask_id: int | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.objective = objective
+        self.pooling = objective.pooling
+        self.pool_fn = POOLINGS.get(objective.pooling)
+        self.need_first = objective.pooling in NEEDS_HIDDEN_STATES
+        self.dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
+        self.cce = CCEHead(self.dim) if objective.projection_head == "cce" else None
+        self.mlm = None
+        self.mask_id = mask_id
+        if objective.mlm_weight > 0:
+            if mask_id is None:
+                raise ValueError("the MLM term needs a tokenizer with a mask token")
+            self.mlm = MLMHead(self.dim, encoder.get_input_embeddings())
+
+    # -- encoding -------------------------------------------------------------------------------------
+    def states(self, model, ids: torch.Tensor, mask: torch.Tensor):
+        """(last layer states, first layer states or None): only what the pooling needs is kept."""
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=self.need_first)
+        first = None
+        if self.need_first:
+            first = out.hidden_states[1]
+            norm = first_layer_norm(model)
+            if norm is not None:
+                first = norm(first)
+        return out.last_hidden_state, first
+
+    def pool(self, last, first, mask):
+        return self.pool_fn(last, first, mask)
+
+    def span_pool(self, last, first, spans: torch.Tensor) -> torch.Tensor:
+        """The sentence pooling restricted to a token span per row: spans [W, 2] of [start, end)."""
+        pos = torch.arange(last.size(1), device=last.device).unsqueeze(0)
+        m = (pos >= spans[:, :1]) & (pos < spans[:, 1:])
+        if self.pooling == "avg_first_last":
+            return 0.5 * (masked_mean(first, m) + masked_mean(last, m))
+        return masked_mean(last, m)
+
+    # -- objectives -----------------------------------------------------------------------------------
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        if batch["kind"] == "labelled":
+            return self._labelled(batch)
+        return self._parallel(batch)
+
+    def _parallel(self, b: dict):
+        obj = self.objective
+        en_last, en_first = self.states(self.encoder, b["en_ids"], b["en_mask"])
+        xx_last, xx_first = self.states(self.encoder, b["xx_ids"], b["xx_mask"])
+        snt_en = self.pool(en_last, en_first, b["en_mask"])
+        snt_xx = self.pool(xx_last, xx_first, b["xx_mask"])
+        parts: dict[str, torch.Tensor] = {}
+        if obj.loss == "mse_distill":
+            with torch.no_grad():
+                t_last, t_first = self.states(self.teacher, b["en_ids"], b["en_mask"])
+                t_en = self.pool(t_last, t_first, b["en_mask"])
+            parts["mse"] = mse_distill(snt_en, snt_xx, t_en)
+            total = parts["mse"]
+        else:
+            parts["snt"] = CONTRASTIVE.get(obj.loss)(snt_en, snt_xx, obj.temperature, obj.symmetric)
+            total = parts["snt"]
+        if "word" in obj.levels:
+            spans = b["word_spans"].clone()  # [B, 4]: en start, en end, xx start, xx end; -1 = none
+            sim_rows = b["simalign"]
+            if sim_rows.any():
+                aligned = simalign_spans(en_last.detach(), xx_last.detach(), b["en_mask"], b["xx_mask"],
+                                         b["en_special"], b["xx_special"])
+                ok = sim_rows & (aligned[:, 0] >= 0)
+                spans[ok] = torch.stack([aligned[ok, 0], aligned[ok, 0] + 1, aligned[ok, 1], aligned[ok, 1] + 1], 1)
+            has = spans[:, 0] >= 0
+            n_words = int(has.sum())
+            parts["word_pairs"] = torch.tensor(float(n_words))
+            if n_words >= 2:
+                w_en = self.span_pool(en_last[has], en_first[has] if en_first is not None else None, spans[has][:, :2])
+                w_xx = self.span_pool(xx_last[has], xx_first[has] if xx_first is not None else None, spans[has][:, 2:])
+                if self.cce is not None:
+                    w_en = self.cce(snt_en[has], w_en)
+                    w_xx = self.cce(snt_xx[has], w_xx)
+                parts["word"] = word_contrast(w_en, w_xx, obj.loss, obj.temperature, obj.symmetric)
+                total = total + obj.word_weight * parts["word"]
+        if self.mlm is not None:
+            parts["mlm"] = self._mlm(b)
+            total = total + obj.mlm_weight * parts["mlm"]
+        return total, parts
+
+    def _mlm(self, b: dict) -> torch.Tensor:
+        losses = []
+        for side in ("en", "xx"):
+            ids, labels = mask_tokens(b[f"{side}_ids"], b[f"{side}_special"], b[f"{side}_mask"], self.mask_id,
+                                      self.encoder.get_input_embeddings().num_embeddings, self.objective.mlm_probability)
+            last = self.encoder(input_ids=ids, attention_mask=b[f"{side}_mask"]).last_hidden_state
+            losses.append(mlm_loss(self.mlm(last), labels))
+        return 0.5 * (losses[0] + losses[1])
+
+    def _labelled(self, b: dict):
+        last, first = self.states(self.encoder, b["ids"], b["mask"])
+        z = self.pool(last, first, b["mask"])
+        loss = label_contrast(z, b["labels"], self.objective.temperature)
+        return self.objective.label_weight * loss, {"label": loss}

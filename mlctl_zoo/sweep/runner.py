@@ -236,11 +236,14 @@ def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Pat
     if not trained and point.name in zoo:
         entry = zoo.get(point.name)
         recorded = getattr(getattr(entry, "recipe", None), "sha256", None)
-        if state is None or recorded != sha:
-            raise ConfigError(f"zoo {zoo.path} already has a model named {point.name!r} that this sweep did not "
-                              "train: pass another --name-prefix, or `mlctl-zoo zoo remove` it")
-        trained = True  # trained and registered, then interrupted before the state was saved
-        state.setdefault("train", {"seconds": None, "name": point.name, "checkpoint": point.checkpoint_dir})
+        if recorded != sha:
+            raise ConfigError(f"zoo {zoo.path} already has a model named {point.name!r} trained from another "
+                              "recipe: pass another --name-prefix, or `mlctl-zoo zoo remove` it")
+        # same recipe hash: this very point, trained by an interrupted sweep or by hand (`mlctl-zoo train`
+        # under a launcher); bench it instead of training it again
+        trained = True
+        state = {**(state or {}), "train": {"seconds": None, "name": point.name, "adopted": True,
+                                            "checkpoint": point.checkpoint_dir}}
     state = {**(state or {}), "point": point.model_dump(), "recipe_sha256": sha}
     state.setdefault("started", utc_now())
     state.pop("error", None)

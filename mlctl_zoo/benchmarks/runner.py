@@ -125,9 +125,9 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
             out["reused"].append(item.task)
         else:
             say(f"{item.task}{' (lite)' if lite else ''}: {len(chosen) or 'all'} language(s)")
-            started, t0 = utc_now(), time.perf_counter()
+            started, t0, c0 = utc_now(), time.perf_counter(), time.process_time()
             result = task.evaluate(resolved, chosen)
-            duration = time.perf_counter() - t0
+            duration, cpu = time.perf_counter() - t0, time.process_time() - c0
             scores = {k: round(float(v), 4) for k, v in result.scores.items()}
             record = {
                 "model": resolved.name, "task": item.task, "task_version": cls.meta.version, "suite": suite_name,
@@ -142,7 +142,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                     "hyperparameters": protocol["hyperparameters"], "data_files": result.data_files,
                     "data_source": "local" if root else "hub", "data_dir": str(root) if root else None,
                     "versions": package_versions(), "started": started, "finished": utc_now(),
-                    "duration_s": round(duration, 2),
+                    "duration_s": round(duration, 2), "cpu_s": round(cpu, 2),
                 },
             }
             write_result(path, record)

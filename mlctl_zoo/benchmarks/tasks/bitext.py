@@ -14,16 +14,14 @@ from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import ConfigError, DataError
 
 
-def _label(path: Path) -> str:
-    from mlctl_zoo.benchmarks.langs import normalize_lang
+def _label(path: Path) -> str | None:
+    """The language a file holds, from its suffix (``test.de``) or its name (``de.txt``); None if neither."""
+    from mlctl_zoo.benchmarks.langs import THREE_TO_TWO, TWO_LETTER, normalize_lang
 
-    for cand in (path.suffix.lstrip("."), path.stem.split(".")[-1], path.stem):
-        try:
-            if cand and len(cand) in (2, 3):
-                return normalize_lang(cand)
-        except ConfigError:
-            continue
-    return path.stem
+    for cand in (path.suffix.lstrip(".").lower(), path.name.split(".")[0].lower()):
+        if cand in TWO_LETTER or cand in THREE_TO_TWO:
+            return normalize_lang(cand)
+    return None
 
 
 @register_task
@@ -53,7 +51,8 @@ class Bitext(RetrievalTask):
             if not folder.is_dir():
                 raise DataError(f"bitext: {folder} is not a folder")
             pivot = opts.get("pivot", "en")
-            files = {_label(p): p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+            files = {lab: p for p in sorted(folder.iterdir())
+                     if p.is_file() and not p.name.startswith(".") and (lab := _label(p)) is not None}
             if pivot not in files:
                 raise DataError(f"bitext: no pivot file for {pivot!r} in {folder} (expected e.g. {folder / (pivot + '.txt')})")
             return [(lang, p, files[pivot]) for lang, p in files.items() if lang != pivot]
@@ -63,7 +62,7 @@ class Bitext(RetrievalTask):
         for p in (src, tgt):
             if not p.is_file():
                 raise DataError(f"bitext: missing file {p}")
-        return [(_label(src), src, tgt)]
+        return [(_label(src) or src.stem, src, tgt)]
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:
         scores, reverse, sizes = {}, {}, {}

@@ -24,7 +24,7 @@ class Xnli(PairTask):
         description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
         full={"lr": 2e-5, "epochs": 5, "max_length": 128, "batch_size": 32, "train_examples": "all",
               "dev_examples": "all", "eval_split": "test"},
-        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 4000,
+        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 3000,
               "dev_examples": 500, "eval_split": "test", "eval_examples": 500},
     )
 

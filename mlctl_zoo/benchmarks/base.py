@@ -107,9 +107,13 @@ class Task:
         return {
             "task": self.meta.name, "version": self.meta.version, "lite": self.ctx.lite,
             "hyperparameters": self.hyperparameters(), "languages": langs, "seed": self.ctx.seed,
-            "backend": self.ctx.backend, "source": "local" if self.ctx.data_dir else "hub",
+            "backend": self.backend(), "source": "local" if self.ctx.data_dir else "hub",
             "options": {k: str(v) for k, v in sorted(self.ctx.options.items())},
         }
+
+    def backend(self) -> str:
+        """The backend this task really runs on: fine-tuning always runs PyTorch."""
+        return self.ctx.backend if self.meta.kind == "retrieval" else "torch"
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:  # model: ResolvedModel
         raise NotImplementedError

@@ -117,6 +117,8 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         chosen, skipped = _languages(task, item, root)
         protocol = task.protocol(chosen)
         protocol["model"] = fingerprint
+        if task.backend() == "onnx" and in_zoo:  # a new export must not reuse the old export's scores
+            protocol["model"] = {**fingerprint, "onnx_exports": [e.sha256 for e in resolved.entry.exports]}
         psha = protocol_hash(protocol)
         path = result_path(output, resolved.name, item.task, lite, psha)
         record = None if force else read_result(path)
@@ -138,7 +140,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                 "protocol": protocol, "protocol_sha256": psha,
                 "provenance": {
                     "model": {**resolved.provenance(), **fingerprint},
-                    "backend": backend, "device": device, "seed": seed,
+                    "backend": task.backend(), "device": device, "seed": seed,
                     "hyperparameters": protocol["hyperparameters"], "data_files": result.data_files,
                     "data_source": "local" if root else "hub", "data_dir": str(root) if root else None,
                     "versions": package_versions(), "started": started, "finished": utc_now(),
@@ -150,7 +152,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                 zrec = summary(record)
                 zrec["result_file"] = zoo.relativize(path)
                 zrec["date"] = record["provenance"]["finished"]
-                zrec["backend"] = backend
+                zrec["backend"] = task.backend()
                 zoo.set_result(resolved.name, zoo_key(item.task, lite), zrec)
             say(f"{item.task}: average {record['average']:.2f} in {duration:.1f}s -> {path}")
         out["results"][item.task] = summary(record)

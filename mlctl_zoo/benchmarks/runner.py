@@ -105,7 +105,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     fingerprint = model_fingerprint(resolved)
 
     out: dict[str, Any] = {"model": resolved.name, "suite": suite_name, "lite": lite, "backend": backend,
-                           "results": {}, "files": {}, "reused": []}
+                           "results": {}, "files": {}, "reused": [], "skipped": {}}
     for item in plan:
         cls = get_task(item.task)
         ctx = TaskContext(data_dir=root, lite=lite, limit=item.limit, seed=seed, backend=backend, device=device,
@@ -115,6 +115,10 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
             say(f"{item.task}: none of the requested languages is in this task; skipped")
             continue
         chosen, skipped = _languages(task, item, root)
+        if not chosen and item.task != "bitext":
+            say(f"{item.task}: no local files for {', '.join(skipped)}; task skipped")
+            out["skipped"][item.task] = skipped
+            continue
         protocol = task.protocol(chosen)
         protocol["model"] = fingerprint
         if task.backend() == "onnx" and in_zoo:  # a new export must not reuse the old export's scores
@@ -172,7 +176,9 @@ def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list
     skipped = [lang for lang in chosen if lang not in present]
     if not present:
         expected = root / task.local_files(chosen[0])[0]
-        raise DataError(f"task {item.task}: no local data for {', '.join(chosen)} (expected e.g. {expected})")
+        if item.strict or len(chosen) == len(task.default_languages()):
+            raise DataError(f"task {item.task}: no local data for {', '.join(chosen)} (expected e.g. {expected})")
+        return [], skipped
     if skipped:
         task.ctx.say(f"{item.task}: no local files for {', '.join(skipped)}; skipped")
     return present, skipped

@@ -112,3 +112,10 @@ def test_unknown_language_for_a_task(tiny_models, tiny_data, tmp_path):
     with pytest.raises(DataError, match="available"):
         run_benchmarks(str(tiny_models["bert"]), tasks=["xnli"], langs=["ja"], data_dir=tiny_data,
                        output=tmp_path, progress=False)
+
+
+def test_suite_with_langs_skips_tasks_without_those_languages(tiny_models, tiny_data, tmp_path):
+    res = run_benchmarks(str(tiny_models["bert"]), suite="retrieval", langs=["de"], data_dir=tiny_data,
+                         output=tmp_path, progress=False)
+    assert set(res["results"]) == {"tatoeba"}
+    assert res["skipped"] == {"bucc2018": ["de"]}  # BUCC de has no local files: skipped, the suite goes on

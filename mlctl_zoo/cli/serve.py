@@ -24,6 +24,9 @@ def serve(
     device: Annotated[str | None, _opt("--device", env="DEVICE", help="auto | cpu | cuda (default: auto)")] = None,
     backend: Annotated[str | None, _opt("--backend", env="BACKEND",
                                         help="onnx (the export recorded in the zoo) | torch (default: onnx)")] = None,
+    export: Annotated[str | None, _opt("--export", env="EXPORT",
+                                       help="recorded export to serve: its path or variant (fp32-O2, int8); "
+                                       "default: the best recorded for the device")] = None,
     export_if_missing: Annotated[bool | None, _opt("--export-if-missing/--no-export-if-missing",
                                                    env="EXPORT_IF_MISSING",
                                                    help="export first when the model has no ONNX export (default: on)")] = None,
@@ -61,7 +64,7 @@ def serve(
     from mlctl_zoo.serving.settings import load_settings
 
     settings = load_settings(
-        model=model, host=host, port=port, api_key=api_key, device=device, backend=backend,
+        model=model, host=host, port=port, api_key=api_key, device=device, backend=backend, export=export,
         export_if_missing=export_if_missing, max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
         max_client_batch_size=max_client_batch_size, max_concurrent_requests=max_concurrent_requests,
         max_input_tokens=max_input_tokens, max_payload_bytes=max_payload_bytes, auto_truncate=auto_truncate,

@@ -15,6 +15,7 @@ import base64
 import hmac
 import json
 import logging
+import queue
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from mlctl_zoo.errors import MlctlError
 from mlctl_zoo.models.encoder import Encoder, l2_normalize
 from mlctl_zoo.serving.batching import BatcherClosed, DynamicBatcher, EncodeFailed, Overloaded
 from mlctl_zoo.serving.metrics import ServerMetrics
-from mlctl_zoo.serving.model import INLINE_COUNT_CHARS, ServedModel, wrap_encoder
+from mlctl_zoo.serving.model import INLINE_COUNT_CHARS, ServedModel, clone_encoder, wrap_encoder
 from mlctl_zoo.serving.schemas import (
     ApiError,
     EmbeddingsRequest,
@@ -97,9 +98,18 @@ class ServerState:
         self.served = served
         self.name = self.name or served.name
         batch_size = s.encode_batch_size
+        # one encoder handle per worker thread: tokenizers are not safe to share between threads
+        handles: queue.SimpleQueue = queue.SimpleQueue()
+        handles.put(served.encoder)
+        for _ in range(s.workers - 1):
+            handles.put(clone_encoder(served.encoder))
 
         def encode(texts: list[str]) -> np.ndarray:
-            out = served.encoder.encode(texts, batch_size=batch_size, normalize=False)
+            encoder = handles.get()
+            try:
+                out = encoder.encode(texts, batch_size=batch_size, normalize=False)
+            finally:
+                handles.put(encoder)
             return np.ascontiguousarray(out, dtype=np.float32)
 
         self.batcher = DynamicBatcher(
@@ -243,12 +253,14 @@ class GuardMiddleware:
         path = scope["path"]
         endpoint = path if path in ENDPOINTS else "other"
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def send_status(message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
             await send(message)
 
         try:
@@ -259,6 +271,11 @@ class GuardMiddleware:
                 await resp(scope, receive, send_status)
                 return
             await self.app(scope, receive, send_status)
+        except Exception:  # a bug, not the client's fault: answer 500 in the error shape, keep the connection
+            log.exception("internal error on %s %s", scope.get("method"), path)
+            if not started:
+                resp = error_response(self.state, error("internal_error", "internal server error; see the server log"))
+                await resp(scope, receive, send_status)
         finally:
             m = self.state.metrics
             m.requests.labels(endpoint=endpoint, status=str(status)).inc()
@@ -349,10 +366,7 @@ def create_app(
         msgs = ["'" + ".".join(str(x) for x in e.get("loc", ())) + "': " + e.get("msg", "") for e in exc.errors()]
         return error_response(state, error("validation_error", "; ".join(msgs[:4]) or "invalid request"))
 
-    @app.exception_handler(Exception)
-    async def _internal_error(request: Request, exc: Exception):
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(state, error("internal_error", "internal server error; see the server log"))
+    # other exceptions reach GuardMiddleware, which answers 500 without dropping the connection
 
     # ---- embeddings ------------------------------------------------------------------------------
     def _check_model(requested: str | None) -> None:

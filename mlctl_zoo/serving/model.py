@@ -7,9 +7,10 @@ with ONNX Runtime (or the checkpoint with PyTorch for ``backend=torch``), and wa
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,21 +40,52 @@ class ServedModel:
     matryoshka_dims: tuple[int, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._count = token_counter(self.encoder)
+
     @property
     def dim(self) -> int:
         return int(self.encoder.dim)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens per text (special tokens included), *not* truncated, so over-long inputs show."""
-        tok = getattr(self.encoder, "tokenizer", None)
-        if tok is not None:
-            enc = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False,
-                      return_attention_mask=False, return_token_type_ids=False)
-            return [len(ids) for ids in enc["input_ids"]]
-        lengths = getattr(self.encoder, "token_lengths", None)
-        if lengths is not None:
-            return list(lengths(texts))
-        return [len(t.split()) + 2 for t in texts]
+        """Tokens per text (special tokens included), *not* truncated, so over-long inputs show.
+        Safe to call from several threads while the encoder runs."""
+        return self._count(texts)
+
+
+def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
+    """A token counter with its own tokenizer copy.
+
+    A Hugging Face fast tokenizer is mutated on every call (truncation and padding are set per call), so
+    sharing the encoder's tokenizer between the event loop and the encode thread fails with
+    "Already borrowed". The copy here is configured once and then only read, which is thread-safe.
+    """
+    tok = getattr(encoder, "tokenizer", None)
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is not None:
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return lambda texts: [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=True)]
+    if tok is not None:
+        return lambda texts: [len(ids) for ids in tok(list(texts), add_special_tokens=True, truncation=False,
+                                                      verbose=False)["input_ids"]]
+    lengths = getattr(encoder, "token_lengths", None)
+    if lengths is not None:
+        return lambda texts: list(lengths(texts))
+    return lambda texts: [len(t.split()) + 2 for t in texts]
+
+
+def clone_encoder(encoder: Encoder) -> Encoder:
+    """A second handle on the same model (weights and session shared) with its own tokenizer, so
+    several worker threads can encode at once."""
+    twin = copy.copy(encoder)
+    tok = getattr(encoder, "tokenizer", None)
+    if tok is not None:
+        twin.tokenizer = copy.deepcopy(tok)
+    return twin
 
 
 def wrap_encoder(encoder: Encoder | ServedModel, name: str | None = None,
@@ -139,6 +171,20 @@ def _has_export(resolved: ResolvedModel, device: str, zoo) -> bool:
     return select_export(resolved.entry, device, zoo) is not None
 
 
+def chosen_export(resolved: ResolvedModel, wanted: str):
+    """The recorded export named by ``wanted``: its path (as recorded, or the file) or its variant folder
+    name (``fp32-O2``, ``int8``); anything not recorded in the zoo is refused."""
+    zoo = resolved.zoo
+    for rec in reversed(resolved.entry.exports):
+        file = zoo.resolve(rec.path)
+        names = {rec.path, str(file), str(file.parent), file.parent.name}
+        if wanted in names or Path(wanted).expanduser().resolve() in (file.resolve(), file.parent.resolve()):
+            return rec
+    recorded = ", ".join(f"{zoo.resolve(r.path).parent.name} ({r.path})" for r in resolved.entry.exports) or "none"
+    raise ModelError(f"--export {wanted!r} is not an export recorded for '{resolved.name}' (recorded: {recorded}); "
+                     f"serve serves only recorded exports: run `mlctl-zoo export {resolved.name} ...` first")
+
+
 def prepare(settings, zoo=None) -> ResolvedModel:
     """Cheap checks before a server starts: the model is a zoo name and can be served as asked."""
     from mlctl_zoo.models.resolve import resolve_model
@@ -151,9 +197,11 @@ def prepare(settings, zoo=None) -> ResolvedModel:
         raise ModelError(f"no zoo at {zoo.path}: pass --registry or set MLCTL_ZOO_REGISTRY")
     zoo.get(settings.model)  # unknown names: UnknownNameError with "did you mean"
     resolved = resolve_model(settings.model, zoo)
-    if settings.backend == "onnx" and not settings.export_if_missing:
+    if settings.backend == "onnx" and settings.export:
+        chosen_export(resolved, settings.export)
+    elif settings.backend == "onnx" and not settings.export_if_missing:
         device = pick_device(settings.device)
-        if not _has_export(resolved, device, zoo):
+        if not settings.export and not _has_export(resolved, device, zoo):
             raise ModelError(f"zoo model '{settings.model}' has no ONNX export for {device}: run `mlctl-zoo "
                              f"export {settings.model}` first (--optimize O2 or --quantize int8 serve faster "
                              "on CPU), or serve with --export-if-missing")
@@ -182,7 +230,7 @@ def load_served_model(settings, zoo=None) -> ServedModel:
     if settings.backend == "onnx":
         from mlctl_zoo.models.onnx_encoder import OnnxEncoder
 
-        if not _has_export(resolved, device, zoo):
+        if not settings.export and not _has_export(resolved, device, zoo):
             from mlctl_zoo.export.exporter import export_model
 
             log.info("model '%s' has no ONNX export for %s yet: exporting it first (mlctl-zoo export %s)",
@@ -190,7 +238,8 @@ def load_served_model(settings, zoo=None) -> ServedModel:
             record = export_model(zoo, name, device=device, progress=False)
             log.info("exported %s (parity %s)", record.get("path"), record.get("parity", {}).get("passed"))
             resolved = prepare(settings, zoo)
-        encoder = OnnxEncoder.from_resolved(resolved, device=device, max_length=limit)
+        path = zoo.resolve(chosen_export(resolved, settings.export).path) if settings.export else None
+        encoder = OnnxEncoder.from_resolved(resolved, device=device, max_length=limit, export_path=path)
         provider = getattr(encoder, "provider", None)
         export_record = _export_record(resolved, encoder)
     else:

@@ -31,6 +31,10 @@ class ServeSettings(BaseSettings):
     backend: Literal["onnx", "torch"] = Field(
         default="onnx", description="onnx serves the export recorded in the zoo; torch runs the checkpoint"
     )
+    export: str | None = Field(
+        default=None, description="which recorded export to serve (path or variant, e.g. fp32-O2); default: "
+        "the best for the device (int8, then optimised, then plain fp32 on CPU)"
+    )
     export_if_missing: bool = Field(default=True, description="export the model first when it has no export")
 
     # ---- limits ----------------------------------------------------------------------------------

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import threading
+import time
+
 import httpx
 import numpy as np
+import pytest
 
 from mlctl_zoo.serving.app import create_app
 from tests.serving.conftest import make_settings
@@ -48,11 +52,13 @@ def test_concurrent_clients_get_their_own_vectors():
     assert 'mlctl_serve_requests_total{endpoint="/v1/embeddings",status="200"} 144.0' in metrics
 
 
-def test_tiny_bert_concurrent_batches_equal_one_by_one(tiny_bert_encoder):
-    """Real model: padding inside merged batches does not change any vector."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tiny_bert_concurrent_batches_equal_one_by_one(tiny_bert_encoder, workers):
+    """Real model: padding inside merged batches does not change any vector; several inference threads
+    share the model safely."""
     texts = [f"Die Katze {i} sitzt " + "auf der Matte " * (i % 5) for i in range(40)]
     expected = tiny_bert_encoder.encode(texts, normalize=True)
-    app = create_app(make_settings(model="tiny-bert", max_batch_size=8), tiny_bert_encoder)
+    app = create_app(make_settings(model="tiny-bert", max_batch_size=4, workers=workers), tiny_bert_encoder)
     with live_server(app) as url:
 
         async def main():
@@ -62,3 +68,40 @@ def test_tiny_bert_concurrent_batches_equal_one_by_one(tiny_bert_encoder):
 
         got = np.array(asyncio.run(main()))
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_token_counting_is_thread_safe_while_the_encoder_runs(tiny_bert_encoder):
+    """Counting runs on the event loop while the encoder tokenizes in its thread; a shared Hugging Face
+    tokenizer fails there with "Already borrowed" (seen under load), so the counter has its own copy."""
+    from mlctl_zoo.serving.model import wrap_encoder
+
+    served = wrap_encoder(tiny_bert_encoder)
+    texts = ["Die Katze sitzt auf der Matte.", "Où est la gare ?", "short"] * 8
+    expected = tiny_bert_encoder.token_lengths(texts)
+    stop = threading.Event()
+    errors: list[Exception] = []
+    counts: list[list[int]] = []
+
+    def count():
+        while not stop.is_set():
+            try:
+                counts.append(served.count_tokens(texts))
+            except Exception as e:
+                errors.append(e)
+                return
+
+    threads = [threading.Thread(target=count) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 1.5  # bounded: the machine may be busy
+    try:
+        for _ in range(20):
+            tiny_bert_encoder.encode(texts, batch_size=4)
+            if time.monotonic() > deadline:
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+    assert counts and all(c == expected for c in counts)

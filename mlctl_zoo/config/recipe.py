@@ -183,6 +183,9 @@ class Recipe(_Strict):
     def _coherent(self):
         if self.objective.label_weight > 0 and not self.data.labelled:
             raise ValueError("objective.label_weight > 0 needs data.labelled sources")
+        if self.objective.loss == "mse_distill" and (self.objective.levels != ["sentence"]
+                                                     or self.objective.projection_head != "none"):
+            raise ValueError("objective.loss mse_distill is sentence level only (levels: [sentence], no head)")
         if self.objective.projection_head == "cce" and "word" not in self.objective.levels:
             raise ValueError("objective.projection_head 'cce' needs the 'word' level")
         return self

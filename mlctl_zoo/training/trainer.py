@@ -195,6 +195,7 @@ class _Run:
                  state, progress: bool, report_to: str | None) -> None:
         self.recipe, self.info, self.name, self.out, self.ddir, self.zoo = recipe, info, name, out_dir, ddir, zoo
         self.state, self.show_progress, self.report_to = state, progress, report_to
+        self.seconds = 0.0
 
     # -- setup ----------------------------------------------------------------------------------------
     def _load(self):
@@ -311,7 +312,6 @@ class _Run:
         import torch
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
-        from transformers import get_scheduler
 
         from mlctl_zoo.training.model import TrainModule
 
@@ -352,15 +352,32 @@ class _Run:
         self.schedule = full[rank::world][:per]
         accum = tr.gradient_accumulation_steps
         self.opt_steps = math.ceil(len(self.schedule) / accum)
-        warmup = int(round(tr.warmup_ratio * self.opt_steps))
-        self.scheduler = get_scheduler(tr.scheduler if tr.scheduler != "constant" else "constant_with_warmup",
-                                       self.optimizer, num_warmup_steps=warmup * world,
-                                       num_training_steps=self.opt_steps * world)
+        self._sched_total = self.opt_steps * world  # accelerate steps a prepared scheduler once per process
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.model, self.optimizer, self.scheduler = acc.prepare(self.module, self.optimizer, self.scheduler)
         if self.report_to:
             flat = {f"{k}.{k2}": (v2 if isinstance(v2, (int, float, str, bool)) else str(v2))
                     for k, v in self.info["resolved"].items() if isinstance(v, dict) for k2, v2 in v.items()}
             acc.init_trackers(self.name, config=flat)
+
+    def _lr_factor(self, opt_step: int) -> float:
+        """Warmup then linear/cosine decay over the run's progress.
+
+        Progress is the share of optimiser steps done or, with ``training.max_minutes``, the share of the
+        time budget used if that is larger, so a run cut by its budget still warms up and decays fully.
+        """
+        tr = self.recipe.training
+        p = opt_step / max(self._sched_total, 1)
+        if tr.max_minutes:
+            p = max(p, self.seconds / (tr.max_minutes * 60))
+        p = min(p, 1.0)
+        w = tr.warmup_ratio
+        if w > 0 and p < w:
+            return p / w
+        if tr.scheduler == "constant":
+            return 1.0
+        q = (p - w) / max(1.0 - w, 1e-9)
+        return max(0.0, 1.0 - q) if tr.scheduler == "linear" else 0.5 * (1.0 + math.cos(math.pi * q))
 
     # -- states ---------------------------------------------------------------------------------------
     def _save_state(self, step: int, reason: str) -> Path:

@@ -97,6 +97,11 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
                f"{len(meta.get('plan', [])) or len(trained_points)}"
                + ("" if len(done) == len(states) else
                   " (unfinished points are left out; rerun the same command to resume)"))
+    cut = [s["point"]["id"] for s in trained_points
+           if s.get("train", {}).get("metrics", {}).get("stopped", "completed") != "completed"]
+    if cut:
+        out += ["", f"**Warning:** training stopped early (time budget or max_steps) at {', '.join(cut)}: those "
+                "points saw fewer pairs than their size; set `training.max_minutes: null` for a scaling sweep."]
     out += ["", "## Reading (automatic)", ""]
     out.append(f"Gains are points of the task's metric per doubling of the pairs (least-squares slope against "
                f"log2 pairs, then each step); a curve *flattens* where every later step gains less than "
@@ -111,12 +116,15 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
         out += _table(summary, task)
         if f"plot-{task.replace('/', '-')}.png" in plots:
             out += ["", f"![{task}](plot-{task.replace('/', '-')}.png)"]
-    out += ["", "## Points", "", "| point | zoo name | status | recipe sha256 | train s | bench s |",
-            "|---|---|---|---|---|---|"]
+    out += ["", "## Points", "", "| point | zoo name | status | recipe sha256 | pairs seen | train s | bench s |",
+            "|---|---|---|---|---|---|---|"]
     for s in states:
-        p = s["point"]
+        p, metrics = s["point"], s.get("train", {}).get("metrics", {})
+        seen = metrics.get("pairs", "-")
+        if metrics.get("stopped", "completed") != "completed":
+            seen = f"{seen} (stopped: {metrics['stopped']})"
         out.append(f"| {p['id']} | {p['name']} | {s.get('status')} | `{s.get('recipe_sha256', '-') or '-'}` | "
-                   f"{s.get('train', {}).get('seconds', '-')} | {s.get('bench', {}).get('seconds', '-')} |")
+                   f"{seen} | {s.get('train', {}).get('seconds', '-')} | {s.get('bench', {}).get('seconds', '-')} |")
     out += ["", "## Commands", "", "Run (as invoked; rerunning resumes, skipping finished points):", "", "```bash"]
     out += [c["command"] for c in meta.get("commands", [])] or ["(not recorded)"]
     out += ["```", "", "Rebuild this report, the CSV and the plots from this folder (anywhere):", "", "```bash",

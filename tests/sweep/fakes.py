@@ -33,6 +33,7 @@ class FakeTrainer:
     calls: list[dict] = field(default_factory=list)
     fail_on: set[str] = field(default_factory=set)
     interrupt_on: dict[str, bool] = field(default_factory=dict)  # name -> whether a training state was saved
+    stopped: dict[str, str] = field(default_factory=dict)  # name -> why training stopped early
 
     def __call__(self, recipe_path, overrides=None, *, zoo, name=None, output=None, data_dir=None, resume=False,
                  progress=True):
@@ -66,7 +67,9 @@ class FakeTrainer:
         (out / "config.json").write_text("{}")
         zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info["sha256"]),
                                            trained=recipe)
-        return SimpleNamespace(name=name, checkpoint=Path(output), metrics={"loss": 1.0 / recipe.data.max_pairs})
+        return SimpleNamespace(name=name, checkpoint=Path(output), metrics={
+            "loss": 1.0 / recipe.data.max_pairs, "pairs": recipe.data.max_pairs,
+            "stopped": self.stopped.get(name, "completed")})
 
 
 def fake_score(pairs: int, seed: int, word: bool, lang: str) -> float:

@@ -182,3 +182,12 @@ def test_point_trained_elsewhere_is_adopted_not_retrained(tmp_path, fakes):
     assert not train.calls and res.done == [point.id] and res.report.points_done == 1
     state = json.loads((tmp_path / "out/points" / point.id / "point.json").read_text())
     assert state["train"]["adopted"] is True and state["status"] == "done"
+
+
+def test_report_warns_when_training_stopped_early(tmp_path, fakes):
+    train, _, _ = fakes
+    train.stopped["minilm-scaling-cz-snt-p2000-s1"] = "time budget (12 min) after 40 of 62 steps"
+    _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])
+    text = (tmp_path / "out/report.md").read_text()
+    assert "**Warning:** training stopped early (time budget or max_steps) at cz-snt-p2000-s1:" in text
+    assert "| 2000 (stopped: time budget (12 min) after 40 of 62 steps) |" in text

@@ -341,7 +341,10 @@ class _Run:
         self.module = TrainModule(self.encoder, r.objective, teacher=teacher, mask_id=mask_id)
         params = [p for p in self.module.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if tr.optimizer == "adamw" else torch.optim.Adam
-        self.optimizer = opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay)
+        try:  # fused kernels (CPU and CUDA in torch >= 2.4): one pass over the weights instead of ~10
+            self.optimizer = opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            self.optimizer = opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay)
         rng = np.random.default_rng(tr.seed)
         n_par = len(self.parallel.pairs) if self.parallel else 0
         full = _schedule(n_par, len(self.lab_batches), r, self.lengths, rng)

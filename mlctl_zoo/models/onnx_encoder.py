@@ -110,7 +110,8 @@ class OnnxEncoder:
     # ---- construction --------------------------------------------------------------------
     @classmethod
     def from_path(cls, onnx_dir_or_file, *, pooling: str, normalize: bool, device: str = "cpu",
-                  max_length: int = 128, name: str | None = None, threads: int | None = None) -> "OnnxEncoder":
+                  max_length: int = 128, name: str | None = None, threads: int | None = None,
+                  spin: bool | None = None) -> "OnnxEncoder":
         """Load an ONNX model (file, or folder holding one) and the tokenizer beside it."""
         from transformers import AutoTokenizer
 
@@ -126,14 +127,14 @@ class OnnxEncoder:
             tokenizer = AutoTokenizer.from_pretrained(str(onnx_file.parent))
         except (OSError, ValueError) as e:
             raise ModelError(f"{onnx_file.parent}: no usable tokenizer files beside the ONNX model ({e})") from None
-        session, info = create_session(onnx_file, device, threads=threads)
+        session, info = create_session(onnx_file, device, threads=threads, spin=spin)
         return cls(session, tokenizer, name=name or meta.get("name") or onnx_file.parent.name, pooling=pooling,
                    normalize=normalize, max_length=max_length, provider=info.provider, model_path=onnx_file,
                    session_info=info, meta=meta)
 
     @classmethod
     def from_resolved(cls, resolved, *, device: str = "cpu", max_length: int = 128,
-                      export_path: str | Path | None = None) -> "OnnxEncoder":
+                      export_path: str | Path | None = None, spin: bool | None = None) -> "OnnxEncoder":
         """The zoo model's recorded export suited to ``device`` (int8, else optimised/plain fp32 on cpu;
         fp16, else fp32 on cuda), or ``export_path`` when given."""
         if export_path is not None:
@@ -143,7 +144,7 @@ class OnnxEncoder:
             meta = read_export_meta(find_onnx_file(p))
             return cls.from_path(p, pooling=meta.get("pooling", resolved.pooling),
                                  normalize=meta.get("normalize", resolved.normalize), device=device,
-                                 max_length=max_length, name=resolved.name)
+                                 max_length=max_length, name=resolved.name, spin=spin)
         entry, zoo = resolved.entry, resolved.zoo
         if entry is None or zoo is None:
             raise ModelError(f"{resolved.name!r} is not a zoo model, so it has no recorded ONNX export: "
@@ -159,7 +160,7 @@ class OnnxEncoder:
         extra = rec.model_extra or {}
         return cls.from_path(zoo.resolve(rec.path), pooling=extra.get("pooling", resolved.pooling),
                              normalize=extra.get("normalize", resolved.normalize), device=device,
-                             max_length=max_length, name=resolved.name)
+                             max_length=max_length, name=resolved.name, spin=spin)
 
     # ---- encoding ------------------------------------------------------------------------
     def token_lengths(self, texts: Sequence[str]) -> list[int]:

@@ -204,8 +204,8 @@ def read_tsv(path: Path, ncols: int) -> list[list[str]]:
     return rows
 
 
-def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
-    """``token\\tTAG`` lines, blank line between sentences -> [(words, tags)]."""
+def _sentences(path: Path, parse_line) -> list[tuple[list[str], list[str]]]:
+    """Blank-line separated sentences; ``parse_line(cols)`` gives (word, tag), or None to skip the line."""
     sents, words, tags = [], [], []
     for n, line in enumerate(read_lines(path), start=1):
         if not line.strip():
@@ -213,37 +213,42 @@ def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
                 sents.append((words, tags))
                 words, tags = [], []
             continue
-        parts = line.split("\t")
-        if len(parts) < 2:
-            raise DataError(f"{path}:{n}: expected 'token<TAB>TAG'")
-        words.append(parts[0])
-        tags.append(parts[-1])
+        try:
+            item = parse_line(line)
+        except ValueError as e:
+            raise DataError(f"{path}:{n}: {e}") from None
+        if item is not None:
+            words.append(item[0])
+            tags.append(item[1])
     if words:
         sents.append((words, tags))
     return sents
+
+
+def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
+    """``token\tTAG`` lines, blank line between sentences -> [(words, tags)]."""
+
+    def parse(line: str):
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise ValueError("expected 'token<TAB>TAG'")
+        return parts[0], parts[-1]
+
+    return _sentences(path, parse)
 
 
 def read_conllu(path: Path) -> list[tuple[list[str], list[str]]]:
-    """CoNLL-U -> [(words, UPOS)]; multi-word token ranges and empty nodes are skipped."""
-    sents, words, tags = [], [], []
-    for n, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            if words:
-                sents.append((words, tags))
-                words, tags = [], []
-            continue
+    """CoNLL-U -> [(words, UPOS)]; comments, multi-word token ranges and empty nodes are skipped."""
+
+    def parse(line: str):
         if line.startswith("#"):
-            continue
+            return None
         cols = line.split("\t")
         if len(cols) < 4:
-            raise DataError(f"{path}:{n}: expected CoNLL-U columns")
-        if "-" in cols[0] or "." in cols[0]:
-            continue
-        words.append(cols[1])
-        tags.append(cols[3])
-    if words:
-        sents.append((words, tags))
-    return sents
+            raise ValueError("expected CoNLL-U columns")
+        return None if ("-" in cols[0] or "." in cols[0]) else (cols[1], cols[3])
+
+    return _sentences(path, parse)
 
 
 def check_options(task: str, options: dict, allowed: set[str]) -> None:

@@ -36,7 +36,7 @@ def _torch():
     return torch
 
 
-def build_pair_model(resolved, num_labels: int, dropout: float = 0.1):
+def _build(resolved, num_labels: int, dropout: float, per_token: bool):
     import torch
     from torch import nn
 
@@ -47,7 +47,9 @@ def build_pair_model(resolved, num_labels: int, dropout: float = 0.1):
     dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
     pooling = resolved.pooling
 
-    class PairClassifier(nn.Module):
+    class EncoderWithHead(nn.Module):
+        """Pair classification on the pooled vector, or token classification on every position."""
+
         def __init__(self) -> None:
             super().__init__()
             self.encoder = encoder
@@ -55,39 +57,27 @@ def build_pair_model(resolved, num_labels: int, dropout: float = 0.1):
             self.head = nn.Linear(dim, num_labels)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                               output_hidden_states=pooling in NEEDS_HIDDEN_STATES)
-            return self.head(self.dropout(pool_outputs(self.encoder, out, attention_mask, pooling)))
+            hidden = not per_token and pooling in NEEDS_HIDDEN_STATES
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden)
+            x = out.last_hidden_state if per_token else pool_outputs(self.encoder, out, attention_mask, pooling)
+            return self.head(self.dropout(x))
 
-    return PairClassifier(), load_tokenizer(resolved)
+    return EncoderWithHead(), load_tokenizer(resolved)
+
+
+def build_pair_model(resolved, num_labels: int, dropout: float = 0.1):
+    """(model, tokenizer): logits [B, num_labels] from the pooled pair encoding."""
+    return _build(resolved, num_labels, dropout, per_token=False)
 
 
 def build_token_model(resolved, num_labels: int, dropout: float = 0.1):
-    import torch
-    from torch import nn
-
-    from mlctl_zoo.models.loading import load_encoder, load_tokenizer
-
-    encoder = load_encoder(resolved)
-    dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
-
-    class TokenClassifier(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-            self.dropout = nn.Dropout(dropout)
-            self.head = nn.Linear(dim, num_labels)
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-            return self.head(self.dropout(out.last_hidden_state))
-
-    tok = load_tokenizer(resolved)
+    """(model, tokenizer): logits [B, T, num_labels]; needs a fast tokenizer for ``word_ids``."""
+    model, tok = _build(resolved, num_labels, dropout, per_token=True)
     if not getattr(tok, "is_fast", False):
         from mlctl_zoo.errors import ModelError
 
         raise ModelError(f"{resolved.name}: tagging tasks need a fast tokenizer (word_ids), got {type(tok).__name__}")
-    return TokenClassifier(), tok
+    return model, tok
 
 
 @dataclass

@@ -11,7 +11,8 @@ from mlctl_zoo.cli.app import app
 
 
 @pytest.fixture
-def runner():
+def runner(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables to the terminal; keep cells whole
     return CliRunner()
 
 
@@ -41,7 +42,7 @@ def test_bench_json_then_leaderboard(runner, registry, tiny_models, tiny_data, t
     assert out["results"]["tatoeba"]["metric"] == "accuracy"
     table = runner.invoke(app, ["bench", "tiny-bert", "--task", "tatoeba", "--langs", "deu",
                                 "--data-dir", str(tiny_data)])
-    assert table.exit_code == 0 and "xx→en" in table.stdout
+    assert table.exit_code == 0 and "xx→en" in table.stdout, table.output
 
     for fmt, check in (("markdown", "| tiny-bert |"), ("csv", "model,"), ("table", "tiny-bert")):
         lb = runner.invoke(app, ["leaderboard", "--format", fmt])

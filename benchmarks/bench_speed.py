@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--model", default="all-minilm-l6-v2")
     ap.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--tasks", default=None, help="comma-separated subset of the suite (lite only)")
+    ap.add_argument("--tasks", default=None, help="comma-separated subset of the suite, run in this order (lite only)")
     ap.add_argument("--data-dir", default=os.environ.get("MLCTL_DATA_DIR"))
     ap.add_argument("--registry", default=None, help="registry.yaml (default: the repository's)")
     ap.add_argument("--out", default=None, help="JSON file, rewritten after every task (default: stdout only)")
@@ -51,7 +51,8 @@ def main() -> None:
         from mlctl_zoo.benchmarks.suites import load_suite
 
         plan = [t.task for t in load_suite("xtreme-lite").tasks]
-        plan = [t for t in plan if not args.tasks or t in args.tasks.split(",")]
+        if args.tasks:  # a subset, in the order given
+            plan = [t for t in args.tasks.split(",") if t in plan]
         kw["suite"] = "xtreme-lite"
     else:
         plan = ["tatoeba"]  # the default languages: XTREME's 36

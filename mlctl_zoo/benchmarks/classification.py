@@ -56,6 +56,7 @@ class PairTask(Task):
                      f"{hp['epochs']} epoch(s), lr {hp['lr']}")
         seed_everything(self.ctx.seed)
         net, tok = build_pair_model(model, len(self.labels), dropout=hp.get("dropout", 0.1))
+        net.to(self.ctx.device)
         pad = pad_id_of(tok)
         ml = int(hp["max_length"])
         bs_eval = self.ctx.batch_size

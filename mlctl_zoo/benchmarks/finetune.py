@@ -12,7 +12,6 @@ after each epoch the model is scored on English dev and the best epoch is kept (
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +129,10 @@ def _collate(batch_ids: list[list[int]], pad_id: int, batch_labels=None):
     return ids, mask, lab
 
 
+def _device_of(model):
+    return next(model.parameters()).device
+
+
 def predict_logits(model, feats: Features, pad_id: int, batch_size: int) -> list:
     """Logits per example ([C] for pairs, [T, C] for tags), length-sorted batches, input order."""
     torch = _torch()
@@ -140,7 +143,8 @@ def predict_logits(model, feats: Features, pad_id: int, batch_size: int) -> list
     with torch.inference_mode():
         for idx in length_sorted_batches([len(x) for x in feats.input_ids], batch_size):
             ids, mask, _ = _collate([feats.input_ids[i] for i in idx], pad_id)
-            logits = model(ids, mask).float().numpy()
+            dev = _device_of(model)
+            logits = model(ids.to(dev), mask.to(dev)).float().cpu().numpy()
             for r, i in enumerate(idx):
                 out[i] = logits[r] if logits.ndim == 2 else logits[r, : len(feats.input_ids[i])]
     return out
@@ -182,8 +186,9 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
         for s in range(0, n, batch_size):
             idx = order[s : s + batch_size]
             ids, mask, lab = _collate([train.input_ids[i] for i in idx], pad_id, [train.labels[i] for i in idx])
-            logits = model(ids, mask)
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1))
+            dev = _device_of(model)
+            logits = model(ids.to(dev), mask.to(dev))
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), lab.to(dev).reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -195,7 +200,7 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
             rec["dev"] = float(evaluate(model))
             if rec["dev"] > best_score:
                 best_score, best_epoch = rec["dev"], epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         history.append(rec)
         if say:
             say(f"  epoch {epoch}/{epochs}: loss {rec['train_loss']:.4f}" + (f", en dev {rec['dev']:.1f}" if "dev" in rec else ""))

@@ -49,6 +49,7 @@ class TagTask(Task):
         self.ctx.say(f"{self.meta.name}: fine-tuning on {len(train)} English sentences, {hp['epochs']} epoch(s), lr {hp['lr']}")
         seed_everything(self.ctx.seed)
         net, tok = build_token_model(model, len(self.tagset), dropout=hp.get("dropout", 0.1))
+        net.to(self.ctx.device)
         pad, ml, bs_eval = pad_id_of(tok), int(hp["max_length"]), self.ctx.batch_size
 
         def run(sents: Sents) -> float:

@@ -44,8 +44,8 @@ def leaderboard(
             console.print("no benchmark results in the zoo yet: run `mlctl-zoo bench MODEL`")
         else:
             console.print(to_table(board))
-    if plot is not None and fmt != "json":
-        console.print(f"[dim]chart: {plot}[/dim]") if fmt == "table" else None
+    if plot is not None and fmt == "table":
+        console.print(f"[dim]chart: {plot}[/dim]")
 
 
 def register(app: typer.Typer) -> None:

@@ -148,6 +148,18 @@ class TrainingSpec(_Strict):
         default=None, gt=0, description="time budget: stop (and save) after this many minutes of training"
     )
     log_every: int = Field(default=10, gt=0, description="steps between JSONL log lines")
+    threads: int | Literal["auto"] | None = Field(
+        default=None,
+        description="CPU threads: null = torch's default, N, or auto (probe 1 vs all cores while training; "
+        "on a shared machine one thread can be several times faster)",
+    )
+
+    @field_validator("threads")
+    @classmethod
+    def _threads(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"must be >= 1, auto or null (got {v})")
+        return v
     seed: int = 2021
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

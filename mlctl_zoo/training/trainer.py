@@ -298,13 +298,14 @@ class _Run:
             (ids, special), labels = self.lab_batches[idx[0]]
             t_ids, t_mask, _ = pad(ids, pad_id, special)
             return {"kind": "labelled", "ids": t_ids.to(dev), "mask": t_mask.to(dev),
-                    "labels": torch.tensor(labels, device=dev), "n": len(labels)}
+                    "labels": torch.tensor(labels, device=dev), "n": len(labels), "tokens": t_ids.numel()}
         e_ids, e_mask, e_sp = pad([self.en_tok.ids[i] for i in idx], pad_id, [self.en_tok.special[i] for i in idx])
         x_ids, x_mask, x_sp = pad([self.xx_tok.ids[i] for i in idx], pad_id, [self.xx_tok.special[i] for i in idx])
         return {"kind": "parallel", "en_ids": e_ids.to(dev), "en_mask": e_mask.to(dev), "en_special": e_sp.to(dev),
                 "xx_ids": x_ids.to(dev), "xx_mask": x_mask.to(dev), "xx_special": x_sp.to(dev),
                 "word_spans": torch.from_numpy(self.word_spans[idx]).to(dev),
-                "simalign": torch.from_numpy(self.simalign_rows[idx]).to(dev), "n": len(idx)}
+                "simalign": torch.from_numpy(self.simalign_rows[idx]).to(dev), "n": len(idx),
+                "tokens": e_ids.numel() + x_ids.numel()}
 
     def _build(self):
         import copy
@@ -449,11 +450,25 @@ class _Run:
         base_seconds = self.seconds
         parts_acc: dict[str, float] = {}
         window_pairs, window_t = 0, time.perf_counter()
+        tuner = None
+        if tr.threads == "auto" and acc.device.type == "cpu":
+            from mlctl_zoo.training.threads import ThreadTuner
+
+            tuner = ThreadTuner(torch.get_num_threads())
+        elif isinstance(tr.threads, int):
+            torch.set_num_threads(tr.threads)
+        threads_now = torch.get_num_threads()
         with self._progress() as bar:
             task = bar.add_task("train", total=n, completed=start, info="")
             try:
                 for step in range(start, n):
                     batch = self._collate(self.schedule[step])
+                    if tuner is not None:
+                        want = tuner.choose()
+                        if want != threads_now:
+                            torch.set_num_threads(want)
+                            threads_now = want
+                        t_step = time.perf_counter()
                     boundary = (step + 1) % accum == 0 or step + 1 == n
                     ctx = acc.no_sync(self.model) if not boundary else _null()
                     with ctx, acc.autocast():
@@ -468,6 +483,8 @@ class _Run:
                         self.optimizer.step()
                         self.scheduler.step()
                         self.optimizer.zero_grad(set_to_none=True)
+                    if tuner is not None:
+                        tuner.observe(threads_now, time.perf_counter() - t_step, batch["tokens"])
                     self.pairs_seen += batch["n"] * acc.num_processes
                     window_pairs += batch["n"] * acc.num_processes
                     self.loss_window.append(float(loss.detach()))
@@ -511,7 +528,8 @@ class _Run:
                 "pairs": self.pairs_seen, "final_loss": round(final, 5), "seconds": round(self.seconds, 1),
                 "pairs_per_s": round(self.pairs_seen / max(self.seconds, 1e-9), 2), "stopped": stopped,
                 "resumed_from": resumed_from, "device": str(acc.device), "processes": acc.num_processes,
-                "precision": tr.precision}
+                "precision": tr.precision,
+                "threads": tuner.summary() if tuner is not None else torch.get_num_threads()}
 
     # -- finish ---------------------------------------------------------------------------------------
     def _finish(self, metrics: dict) -> TrainResult:

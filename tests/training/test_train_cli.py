@@ -14,11 +14,12 @@ def test_train_cli_registers_and_prints_json(tiny_models, make_recipe, registry,
     recipe = make_recipe(tiny_models["xlmr"], name="cli-run")
     out = tmp_path / "ckpt"
     res = CliRunner().invoke(app, ["train", str(recipe), "--output", str(out), "--data-dir", str(tiny_data),
-                                   "--set", "training.max_steps=3", "--report-to", "tensorboard", "--json"])
+                                   "--set", "training.max_steps=8", "--set", "training.threads=auto", "--report-to", "tensorboard", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["name"] == "cli-run" and data["metrics"]["steps"] == 3
-    assert Zoo(registry).get("cli-run").training["steps"] == 3
+    assert data["name"] == "cli-run" and data["metrics"]["steps"] == 8
+    assert data["metrics"]["threads"]["mode"] == "auto"
+    assert Zoo(registry).get("cli-run").training["steps"] == 8
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
 
 

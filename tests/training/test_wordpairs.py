@@ -36,3 +36,18 @@ def test_simalign_mutual_argmax_picks_the_best_mutual_pair():
     assert out.tolist() == [[0, 1]]  # en 0 <-> xx 1 is mutual and the most similar
     special_all = torch.ones(1, 3, dtype=torch.bool)
     assert simalign_spans(en, xx, mask, mask, special_all, special_all).tolist() == [[-1, -1]]
+
+
+def test_thread_tuner_keeps_the_faster_setting_and_reprobes():
+    from mlctl_zoo.training.threads import ThreadTuner
+
+    t = ThreadTuner(2, probe_steps=2, reprobe_every=10)
+    speed = {2: 4.0, 1: 1.0}  # seconds per token: one thread is faster (a crowded machine)
+    used = []
+    for _ in range(30):
+        k = t.choose()
+        used.append(k)
+        t.observe(k, speed[k] * 100, 100)
+    assert used[:5] == [2, 2, 2, 1, 1] and t.best == 1
+    assert used[5:12] == [1] * 7 and used[12:14] == [2, 2] and used[14] == 1  # re-probed, still slower
+    assert ThreadTuner(1).choose() == 1

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Encoding speed and Tatoeba accuracy: PyTorch (sentence-transformers) vs ONNX Runtime fp32 / O2 / int8.
 
 Exports the model into a scratch copy of the registry (the real one is not touched), then for each
@@ -14,7 +13,6 @@ machine label the run (--note "under contention") and compare ratios rather than
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -59,6 +57,10 @@ def time_encode(fn, sentences: list[str], batch: int, repeats: int) -> dict:
     best, median = min(times), float(np.median(times))
     return {"sentences_per_s": round(len(sentences) / best, 1), "median_sentences_per_s": round(len(sentences) / median, 1),
             "seconds": [round(t, 3) for t in times]}
+
+
+def _encode_fn(enc):
+    return lambda texts, b: enc.encode(texts, batch_size=b)
 
 
 def main() -> None:
@@ -131,7 +133,7 @@ def main() -> None:
             exports[label] = {k: rec[k] for k in ("precision", "optimization", "provider", "parity", "size_bytes")}
             enc = OnnxEncoder.from_path(zoo.resolve(rec["path"]), pooling=rec["pooling"], normalize=rec["normalize"],
                                         device=args.device, threads=threads if args.device == "cpu" else None)
-            backends[label] = (lambda e: (lambda texts, b: e.encode(texts, batch_size=b)))(enc)
+            backends[label] = _encode_fn(enc)
 
         results: dict[str, dict] = {}
         for label, fn in backends.items():

@@ -274,7 +274,7 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
         onnx_export(model, config, staging / MODEL_FILE, opset=target_opset, device="cpu")
     except MlctlError:
         raise
-    except Exception as e:  # torch.onnx / Optimum raise many types; the first line says what failed
+    except Exception as e:  # noqa: BLE001  torch.onnx / Optimum raise many types; the first line says what
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"{name}: ONNX export failed ({type(e).__name__}: {first})") from None
     tokenizer.save_pretrained(staging)

@@ -73,7 +73,7 @@ def parity_figures(reference: np.ndarray, candidate: np.ndarray) -> dict:
         return float(f"{x:.8g}")
 
     return {
-        "probes": int(len(ref)),
+        "probes": len(ref),
         "max_abs_diff": sig(float(np.abs(ref - cand).max())) if ref.size else 0.0,
         "min_cosine": sig(float(cos.min())) if len(cos) else 1.0,
         "mean_cosine": sig(float(cos.mean())) if len(cos) else 1.0,

@@ -54,11 +54,15 @@ PROBE_SENTENCES: tuple[str, ...] = (
     "شكرا جزيلا على مساعدتك أمس.",
     "昨天非常感谢你的帮助。",
     "昨日は手伝ってくれて本当にありがとう。",
-    "A very long sentence keeps going, clause after clause, listing apples, pears, plums, cherries, "
-    "apricots, peaches and grapes, so that the encoder sees a sequence far longer than the others in "
-    "its batch and padding has to be handled correctly by every backend that computes embeddings.",
-    "Ein sehr langer Satz geht immer weiter, Nebensatz um Nebensatz, und zählt Äpfel, Birnen, Pflaumen, "
-    "Kirschen, Aprikosen, Pfirsiche und Trauben auf, damit der Encoder eine lange Sequenz sieht.",
+    (
+        "A very long sentence keeps going, clause after clause, listing apples, pears, plums, cherries, "
+        "apricots, peaches and grapes, so that the encoder sees a sequence far longer than the others in "
+        "its batch and padding has to be handled correctly by every backend that computes embeddings."
+    ),
+    (
+        "Ein sehr langer Satz geht immer weiter, Nebensatz um Nebensatz, und zählt Äpfel, Birnen, Pflaumen, "
+        "Kirschen, Aprikosen, Pfirsiche und Trauben auf, damit der Encoder eine lange Sequenz sieht."
+    ),
     "Science advances one funeral at a time.",
     "La science avance un enterrement à la fois.",
     "La ciencia avanza un funeral a la vez.",

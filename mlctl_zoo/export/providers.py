@@ -99,7 +99,7 @@ def create_session(model_path: str | Path | bytes, device: str = "cpu", *, threa
     try:
         source = model_path if isinstance(model_path, bytes) else str(model_path)
         session = ort.InferenceSession(source, sess_options=opts, providers=providers)
-    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+    except Exception as e:  # noqa: BLE001  onnxruntime raises its own Fail/InvalidGraph/... types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         what = "a probe graph" if isinstance(model_path, bytes) else str(model_path)
         raise ModelError(f"ONNX Runtime cannot load {what} on {device}: {first}") from None

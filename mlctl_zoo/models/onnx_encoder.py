@@ -111,7 +111,7 @@ class OnnxEncoder:
     @classmethod
     def from_path(cls, onnx_dir_or_file, *, pooling: str, normalize: bool, device: str = "cpu",
                   max_length: int = 128, name: str | None = None, threads: int | None = None,
-                  spin: bool | None = None) -> "OnnxEncoder":
+                  spin: bool | None = None) -> OnnxEncoder:
         """Load an ONNX model (file, or folder holding one) and the tokenizer beside it."""
         from transformers import AutoTokenizer
 
@@ -134,7 +134,7 @@ class OnnxEncoder:
 
     @classmethod
     def from_resolved(cls, resolved, *, device: str = "cpu", max_length: int = 128,
-                      export_path: str | Path | None = None, spin: bool | None = None) -> "OnnxEncoder":
+                      export_path: str | Path | None = None, spin: bool | None = None) -> OnnxEncoder:
         """The zoo model's recorded export suited to ``device`` (int8, else optimised/plain fp32 on cpu;
         fp16, else fp32 on cuda), or ``export_path`` when given."""
         if export_path is not None:

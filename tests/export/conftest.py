@@ -10,6 +10,11 @@ TINY_SETUP = {"bert": ("mean", True), "xlmr": ("cls", False), "t5": ("avg_first_
 
 @pytest.fixture
 def tiny_zoo(registry, tiny_models):
+    return make_tiny_zoo(registry, tiny_models)
+
+
+def make_tiny_zoo(registry, tiny_models):
+    """The scratch registry with tiny-bert, tiny-xlmr and tiny-t5 added (see TINY_SETUP)."""
     from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
 

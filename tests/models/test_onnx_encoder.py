@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 
 from mlctl_zoo.errors import ModelError
-from tests.export.conftest import tiny_zoo  # noqa: F401  (fixture: scratch zoo with the tiny models)
+from tests.export.conftest import make_tiny_zoo
 
 TEXTS = ["short", "a somewhat longer sentence here", "Die Katze sitzt auf der Matte.", "x", "日本語の文です。"]
+
+
+@pytest.fixture
+def tiny_zoo(registry, tiny_models):
+    return make_tiny_zoo(registry, tiny_models)
 
 
 @pytest.fixture(scope="module")

@@ -64,8 +64,9 @@ def test_int8_and_o1_write_one_model_into_output_dir(tiny_zoo, tmp_path):
 
 def test_o2_export_registers_a_second_variant(tiny_zoo):
     export_model(tiny_zoo, "tiny-xlmr", progress=False)
-    record = export_model(tiny_zoo, "tiny-xlmr", optimize="O2", progress=False)
+    record = export_model(tiny_zoo, "tiny-xlmr", optimize="O2", opset=17, progress=False)
     assert record["path"].endswith("fp32-O2/model.onnx") and record["parity"]["min_cosine"] >= 0.9999
+    assert record["opset"] == 17 and record["optimizer"]["level"] == "O2"
     assert [e.optimization for e in tiny_zoo.get("tiny-xlmr").exports] == [None, "O2"]
 
 

@@ -12,12 +12,14 @@ from mlctl_zoo.errors import ConfigError
 
 def run_tables(result: dict) -> list:
     """One rich table per task: a row per language (xx->en and en->xx for the retrieval tasks)."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     tables = []
     for task, r in result["results"].items():
         lite = " (lite)" if r.get("lite") else ""
-        t = Table(title=f"{result['model']} · {task}{lite} · {r['metric']}", title_justify="left")
+        t = Table()
         t.add_column("lang")
         rev = r.get("scores_reverse")
         t.add_column("xx→en" if task == "tatoeba" else ("src→tgt" if task == "bitext" else r["metric"]), justify="right")
@@ -39,7 +41,7 @@ def run_tables(result: dict) -> list:
         if r.get("thresholds"):
             avg.append("")
         t.add_row(*avg, style="bold")
-        tables.append(t)
+        tables.append(Group(Text(f"{result['model']} · {task}{lite} · {r['metric']}", style="bold"), t))
     return tables
 
 

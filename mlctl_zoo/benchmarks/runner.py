@@ -186,7 +186,7 @@ def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list
 
 def _rounded(obj):
     if isinstance(obj, float):
-        return round(obj, 4)
+        return round(obj, 6)  # 6 digits: margin thresholds sit close to 1
     if isinstance(obj, dict):
         return {k: _rounded(v) for k, v in obj.items()}
     if isinstance(obj, list):

@@ -111,7 +111,7 @@ def main() -> None:
         exports: dict[str, dict] = {}
 
         # PyTorch reference: sentence-transformers' encode (sorts by length) when the folder is an ST model
-        if args.device == "cpu" and Path(resolved.location, "modules.json").is_file():
+        if Path(resolved.location, "modules.json").is_file():
             from sentence_transformers import SentenceTransformer
 
             st = SentenceTransformer(resolved.location, device=args.device)

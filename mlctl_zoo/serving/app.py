@@ -97,7 +97,8 @@ class ServerState:
         s = self.settings
         self.served = served
         self.name = self.name or served.name
-        batch_size = s.encode_batch_size
+        batch_size = s.encode_batch_size or (8 if served.device == "cpu" else 64)
+        self.encode_batch_size = batch_size
         # one encoder handle per worker thread: tokenizers are not safe to share between threads
         handles: queue.SimpleQueue = queue.SimpleQueue()
         handles.put(served.encoder)
@@ -313,7 +314,7 @@ def create_app(
             load = load_served_model
         try:
             served = await asyncio.to_thread(load, settings)
-        except Exception as e:  # report, stay up answering 503 (or let the server stop)
+        except Exception as e:  # noqa: BLE001  report, stay up answering 503 (or let the server stop)
             msg = str(e) if isinstance(e, MlctlError) else f"{type(e).__name__}: {e}"
             state.load_error = msg
             log.error("model failed to load: %s", msg)
@@ -448,7 +449,7 @@ def create_app(
         served = state.served
         out: dict[str, Any] = {"model": state.name, "version": __version__, "ready": state.ready,
                                "limits": settings.limits(), "workers": settings.workers,
-                               "batching": {"encode_batch_size": settings.encode_batch_size,
+                               "batching": {"encode_batch_size": getattr(state, "encode_batch_size", None),
                                             "batch_wait_ms": settings.batch_wait_ms}}
         if served is not None:
             out["limits"]["max_input_tokens"] = served.max_input_tokens

@@ -178,7 +178,7 @@ class DynamicBatcher:
                 m.batch_tokens.observe(padded)
             try:
                 vecs = await loop.run_in_executor(self._executor, self._encode, texts)
-            except Exception as e:  # the encoder failed: fail these requests, keep serving
+            except Exception as e:  # noqa: BLE001  the encoder failed: fail these requests, keep serving
                 for job, _ in batch:
                     if not job.future.done():
                         job.future.set_exception(EncodeFailed(f"{type(e).__name__}: {e}"))
@@ -189,7 +189,7 @@ class DynamicBatcher:
                     m.inference_time.observe(time.perf_counter() - now)
             try:
                 self._route(batch, vecs)
-            except Exception as e:  # a malformed encoder answer (wrong shape): fail, keep serving
+            except Exception as e:  # noqa: BLE001  a malformed encoder answer (wrong shape): fail, keep serving
                 for job, _ in batch:
                     if not job.future.done():
                         job.future.set_exception(EncodeFailed(f"bad encoder output: {type(e).__name__}: {e}"))

@@ -127,16 +127,26 @@ def model_token_limit(location: str | Path) -> int | None:
     return None
 
 
-def pick_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device is usable, else ``cpu``."""
+def pick_device(device: str, backend: str = "onnx") -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is usable by the backend, else ``cpu``.
+
+    For ONNX the test is ONNX Runtime's CUDA provider plus an NVIDIA device node, not torch (a CPU build
+    of torch beside onnxruntime-gpu would hide the GPU); a CUDA session that then falls back is caught
+    in ``load_served_model``.
+    """
     if device != "auto":
         return device
-    try:
+    if backend == "torch":
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        import onnxruntime as ort
+
+        has_provider = "CUDAExecutionProvider" in ort.get_available_providers()
     except ImportError:
         return "cpu"
+    return "cuda" if has_provider and Path("/dev/nvidia0").exists() else "cpu"
 
 
 def _entry_info(resolved: ResolvedModel) -> dict:
@@ -223,8 +233,18 @@ def load_served_model(settings, zoo=None) -> ServedModel:
 
     zoo = zoo if zoo is not None else Zoo()
     resolved = prepare(settings, zoo)
+    device = pick_device(settings.device, settings.backend)
+    if device == "cuda" and settings.device == "auto":
+        try:
+            return _load(settings, zoo, resolved, device)
+        except ModelError as e:  # e.g. the CUDA libraries are missing: auto means "GPU if it works"
+            log.warning("CUDA is not usable (%s); serving on CPU", e)
+            device = "cpu"
+    return _load(settings, zoo, resolved, device)
+
+
+def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
     name = settings.model
-    device = pick_device(settings.device)
     limit = min(settings.max_input_tokens, model_token_limit(resolved.location) or settings.max_input_tokens)
     export_record = None
     if settings.backend == "onnx":

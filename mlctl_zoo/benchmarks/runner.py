@@ -144,7 +144,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                 "protocol": protocol, "protocol_sha256": psha,
                 "provenance": {
                     "model": {**resolved.provenance(), **fingerprint},
-                    "backend": task.backend(), "device": device, "seed": seed,
+                    "backend": task.backend(), "device": device, "seed": seed, "torch_threads": _torch_threads(),
                     "hyperparameters": protocol["hyperparameters"], "data_files": result.data_files,
                     "data_source": "local" if root else "hub", "data_dir": str(root) if root else None,
                     "versions": package_versions(), "started": started, "finished": utc_now(),
@@ -182,6 +182,14 @@ def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list
     if skipped:
         task.ctx.say(f"{item.task}: no local files for {', '.join(skipped)}; skipped")
     return present, skipped
+
+
+def _torch_threads() -> int | None:
+    """Intra-op threads: a different count can reorder float sums and flip a near-tie (0.1 on Tatoeba)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 def _rounded(obj):

@@ -195,6 +195,9 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
+            step = s // batch_size + 1
+            if say and steps_per_epoch >= 20 and step % (steps_per_epoch // 4) == 0 and step < steps_per_epoch:
+                say(f"  epoch {epoch}/{epochs}: step {step}/{steps_per_epoch}, loss {total / min(s + batch_size, n):.4f}")
         rec = {"epoch": epoch, "train_loss": total / max(n, 1)}
         if evaluate is not None:
             rec["dev"] = float(evaluate(model))

@@ -47,7 +47,7 @@ def serve(
     workers: Annotated[int | None, _opt("--workers", env="WORKERS",
                                         help="inference threads running batches in parallel (default: 1)")] = None,
     encode_batch_size: Annotated[int | None, _opt("--encode-batch-size", env="ENCODE_BATCH_SIZE",
-                                                  help="length-sorted sub-batch size (default: 8 on CPU, 64 on CUDA)")] = None,
+                                                  help="length-sorted sub-batch size (default: 4 on CPU, 64 on CUDA)")] = None,
     batch_wait_ms: Annotated[float | None, _opt("--batch-wait-ms", env="BATCH_WAIT_MS",
                                                 help="wait for more requests before a batch (default: 0)")] = None,
     graceful_timeout_s: Annotated[float | None, _opt("--graceful-timeout", env="GRACEFUL_TIMEOUT_S",

@@ -97,7 +97,7 @@ class ServerState:
         s = self.settings
         self.served = served
         self.name = self.name or served.name
-        batch_size = s.encode_batch_size or (8 if served.device == "cpu" else 64)
+        batch_size = s.encode_batch_size or (4 if served.device == "cpu" else 64)
         self.encode_batch_size = batch_size
         # one encoder handle per worker thread: tokenizers are not safe to share between threads
         handles: queue.SimpleQueue = queue.SimpleQueue()

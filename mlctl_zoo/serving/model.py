@@ -270,7 +270,7 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
         encoder = TorchEncoder.from_resolved(resolved, device=device, max_length=limit)
         provider = f"torch:{device}"
     encoder.encode(["warm-up"], batch_size=1, normalize=False)  # first-call allocations before "ready"
-    info = {"zoo": _entry_info(resolved), "registry": str(zoo.path)}
+    info = {"zoo": _entry_info(resolved)}
     if export_record is not None:
         info["export"] = export_record
     return ServedModel(encoder=encoder, name=name, max_input_tokens=min(limit, int(encoder.max_length)),

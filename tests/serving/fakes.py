@@ -52,10 +52,32 @@ class FakeEncoder:
         return out
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 60, proc=None) -> None:
+    """Poll ``GET /health`` until 200; fail early if the server ``proc`` (a Popen) exited."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"server exited early ({proc.returncode}): {proc.stdout.read()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} not ready after {timeout}s")
+
+
 @contextlib.contextmanager
 def live_server(app, timeout: float = 20.0):
     """Run ``app`` under uvicorn in a thread on a free loopback port; yields the base URL."""
-    import httpx
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -66,17 +88,11 @@ def live_server(app, timeout: float = 20.0):
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    else:
+    try:
+        wait_ready(url, timeout)
+    except AssertionError:
         server.should_exit = True
-        raise RuntimeError(f"server on {url} did not become ready in {timeout}s")
+        raise
     try:
         yield url
     finally:

@@ -18,7 +18,8 @@ from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.serving.settings import load_settings
 from mlctl_zoo.zoo.registry import Zoo
 from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
-from tests.serving.test_shutdown import REPO, free_port, wait_ready
+from tests.serving.fakes import free_port, wait_ready
+from tests.serving.test_shutdown import REPO
 
 runner = CliRunner()
 
@@ -65,7 +66,7 @@ def test_serve_exports_then_serves_the_recorded_onnx_file(tiny_zoo):
                              "--port", str(port), "--device", "cpu"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_ready(url, proc, timeout=180)
+        wait_ready(url, 180, proc)
         auth = {"Authorization": "Bearer k"}
         info = httpx.get(url + "/info", headers=auth).json()
         assert info["backend"] == "onnx" and info["provider"] == "CPUExecutionProvider"
@@ -94,3 +95,25 @@ def test_serve_exports_then_serves_the_recorded_onnx_file(tiny_zoo):
                 proc.kill()
     out = proc.stdout.read()
     assert "serving 'tiny-bert'" in out and "Traceback" not in out
+
+
+def test_backend_torch_and_export_choice(tiny_zoo):
+    from mlctl_zoo.errors import ModelError
+    from mlctl_zoo.export.exporter import export_model
+    from mlctl_zoo.models.encoder import TorchEncoder
+    from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.serving.model import load_served_model
+
+    zoo = Zoo(tiny_zoo)
+    texts = ["Die Katze sitzt auf der Matte.", "Où est la gare ?"]
+    served = load_served_model(load_settings(model="tiny-bert", backend="torch", device="cpu"), zoo)
+    assert served.backend == "torch" and served.provider == "torch:cpu" and "export" not in served.info
+    reference = TorchEncoder.from_resolved(resolve_model("tiny-bert", zoo)).encode(texts, normalize=False)
+    np.testing.assert_allclose(served.encoder.encode(texts, normalize=False), reference, atol=1e-5)
+
+    record = export_model(zoo, "tiny-bert", progress=False)
+    served = load_served_model(load_settings(model="tiny-bert", export="fp32", device="cpu"), zoo)
+    assert served.info["export"]["sha256"] == record["sha256"] and served.provider == "CPUExecutionProvider"
+    np.testing.assert_allclose(served.encoder.encode(texts, normalize=False), reference, atol=1e-4)
+    with pytest.raises(ModelError, match=r"not an export recorded .*fp32"):
+        load_served_model(load_settings(model="tiny-bert", export="int8-O2", device="cpu"), zoo)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.serving.fakes import fake_vector
+from tests.serving.fakes import fake_vector, free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,26 +28,6 @@ serve(ServeSettings(model="fake", port=int(sys.argv[1]), graceful_timeout_s=20, 
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early ({proc.returncode}): {proc.stdout.read()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready after {timeout}s")
-
-
 def test_sigterm_lets_in_flight_requests_finish():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -56,7 +35,7 @@ def test_sigterm_lets_in_flight_requests_finish():
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(port), "2.0"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_ready(url, proc)
+        wait_ready(url, 60, proc)
         results: dict = {}
 
         def slow_request():

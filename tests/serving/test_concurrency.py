@@ -104,3 +104,21 @@ def test_token_counting_is_thread_safe_while_the_encoder_runs(tiny_bert_encoder)
             t.join()
     assert not errors, errors[0]
     assert counts and all(c == expected for c in counts)
+
+
+def test_default_limits_queue_80_concurrent_requests_without_a_429():
+    """The issue's floor: at least 64 concurrent requests are queued before a 429, by default."""
+    from mlctl_zoo.serving.settings import ServeSettings
+
+    enc = FakeEncoder(delay=0.05)
+    app = create_app(ServeSettings(model="fake"), enc)
+    with live_server(app) as url:
+
+        async def main():
+            limits = httpx.Limits(max_connections=100)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as c:
+                rs = await asyncio.gather(*(c.post(url + "/embed", json={"inputs": f"q{i}"}) for i in range(80)))
+                return [r.status_code for r in rs]
+
+        codes = asyncio.run(main())
+    assert codes == [200] * 80

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -154,6 +155,29 @@ class ServerState:
         self.metrics.tokens.inc(tokens)
         self.metrics.inputs.inc(len(texts))
         return vecs, tokens
+
+
+async def _in_daemon_thread(fn, *args):
+    """Run ``fn`` in a daemon thread: a SIGTERM while a model loads (or exports) need not wait for it."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(method, value) -> None:
+        try:
+            loop.call_soon_threadsafe(lambda: future.done() or method(value))
+        except RuntimeError:  # the server already stopped and closed its loop
+            pass
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as e:  # noqa: BLE001  handed to the awaiting task
+            settle(future.set_exception, e)
+        else:
+            settle(future.set_result, result)
+
+    threading.Thread(target=run, name="mlctl-load", daemon=True).start()
+    return await future
 
 
 def _texts(value: str | list[str], field: str, max_items: int) -> list[str]:
@@ -313,7 +337,7 @@ def create_app(
 
             load = load_served_model
         try:
-            served = await asyncio.to_thread(load, settings)
+            served = await _in_daemon_thread(load, settings)
         except Exception as e:  # noqa: BLE001  report, stay up answering 503 (or let the server stop)
             msg = str(e) if isinstance(e, MlctlError) else f"{type(e).__name__}: {e}"
             state.load_error = msg

@@ -13,14 +13,15 @@ from mlctl_zoo.errors import ModelError
 from mlctl_zoo.serving.settings import ServeSettings
 
 
-def build_server(settings: ServeSettings, encoder=None, *, zoo=None, on_started: Callable[[object], None] | None = None):
-    """(uvicorn.Server, app) for ``settings``; the model loads in the background unless ``encoder`` is given."""
+def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Callable | None = None):
+    """(uvicorn.Server, app) for ``settings``; the model loads in the background unless ``encoder`` is given
+    (with ``loader(settings)``, default ``load_served_model``)."""
     import uvicorn
 
     from mlctl_zoo.serving.app import create_app
     from mlctl_zoo.serving.model import load_served_model
 
-    app = create_app(settings, encoder, loader=lambda s: load_served_model(s, zoo))
+    app = create_app(settings, encoder, loader=loader or (lambda s: load_served_model(s, zoo)))
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -41,9 +42,9 @@ def build_server(settings: ServeSettings, encoder=None, *, zoo=None, on_started:
     return server, app
 
 
-def serve(settings: ServeSettings, encoder=None, *, zoo=None) -> None:
+def serve(settings: ServeSettings, encoder=None, *, zoo=None, loader: Callable | None = None) -> None:
     """Serve until SIGTERM/SIGINT; a model that fails to load stops the server with a ModelError."""
-    server, app = build_server(settings, encoder, zoo=zoo)
+    server, app = build_server(settings, encoder, zoo=zoo, loader=loader)
     server.run()
     fatal = getattr(app.state.server, "fatal", None)
     if fatal:

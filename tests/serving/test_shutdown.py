@@ -70,3 +70,41 @@ def test_sigterm_lets_in_flight_requests_finish():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+LOADING_SCRIPT = """
+import sys, time
+from mlctl_zoo.serving.server import serve
+from mlctl_zoo.serving.settings import ServeSettings
+
+def never_ready(settings):
+    time.sleep(300)  # an export that takes long
+
+serve(ServeSettings(model="fake", port=int(sys.argv[1])), loader=never_ready)
+"""
+
+
+def test_sigterm_while_the_model_loads_exits_promptly():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", LOADING_SCRIPT, str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline and proc.poll() is None, "server never answered"
+            try:
+                r = httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert r.status_code == 503 and r.json()["error_type"] == "not_ready"
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        assert time.monotonic() - start < 20  # not the 300 s the load would take
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

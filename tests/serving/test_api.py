@@ -61,6 +61,15 @@ def test_similarity_scores_are_cosines(client):
     assert r.json()[2] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_openapi_documents_the_request_bodies(client):
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/embeddings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"input", "model", "encoding_format", "dimensions"} <= set(body["properties"])
+    sim = spec["paths"]["/similarity"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "$ref" not in str(sim) and "source_sentence" in str(sim)
+    assert client.get("/docs").status_code == 200
+
+
 def test_models_health_info(client):
     assert client.get("/v1/models").json()["data"][0]["id"] == "tiny"
     assert client.get("/health").json() == {"status": "ok", "model": "tiny"}

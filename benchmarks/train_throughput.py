@@ -72,7 +72,7 @@ def run_st(pairs, work: Path, batch: int, max_length: int) -> dict:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, \
         SentenceTransformerTrainingArguments
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from mlctl_zoo.models.resolve import package_model_dir
 
@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=1, help="alternate the two runs this many times")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads for both runs (default torch's; on a crowded machine 1 is fairer and faster)")
     ap.add_argument("--note", default="")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_throughput.json")
     a = ap.parse_args()
@@ -109,6 +111,9 @@ def main() -> None:
     import torch
 
     from mlctl_zoo.utils.provenance import package_versions, utc_now
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
 
     pairs = first_pairs(a.data_dir, a.pairs)
     runs = {"ours": [], "sentence_transformers": []}

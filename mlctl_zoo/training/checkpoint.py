@@ -129,7 +129,7 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         "",
         f"- base model: `{base}`",
         f"- recipe: `{recipe_path}` (sha256 `{recipe_sha[:16]}…`)",
-        f"- data: {data['pairs']} pairs, per language {data.get('pairs_per_lang', {})}, seed {data.get('seed')}",
+        f"- data: {data['pairs']} pairs selected ({data.get('pairs_seen', data['pairs'])} seen in training), per language {data.get('pairs_per_lang', {})}, seed {data.get('seed')}",
     ]
     for f in data.get("files", []):
         lines.append(f"  - `{f['path']}` ({f.get('lang', '')}, {f.get('pairs', '?')} pairs"

@@ -557,6 +557,7 @@ class _Run:
         data = self.parallel.data_record() if self.parallel else {"files": [], "pairs": 0, "seed": r.data.seed}
         for s in self.labelled_stats:
             data["files"].append({**s.record(), "pairs": s.used})
+        data["pairs_seen"] = metrics["pairs"]  # fewer than `pairs` when a time budget or max_steps cut the run
         if self.labelled:
             data["labelled_examples"] = len(self.labelled)
         if "word" in r.objective.levels:

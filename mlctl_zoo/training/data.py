@@ -147,22 +147,27 @@ def read_jsonl_pairs(path: Path, fields: tuple[str, str], stats: SourceStats,
     return out
 
 
-def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
-    """Load a Hugging Face dataset (what users with a network run)."""
+def load_hub_dataset(hub, local_path: str | None):
+    """``datasets.load_dataset(id, subset, split=...)`` with one actionable error for every failure."""
     try:
         import datasets
     except ImportError:
         raise MissingDependencyError("loading hub data needs `datasets`: pip install datasets") from None
-    hub = src.hub
     try:
-        ds = datasets.load_dataset(hub.id, hub.subset, split=hub.split)
+        return datasets.load_dataset(hub.id, hub.subset, split=hub.split)
     except Exception as e:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise DataError(
-            f"cannot load hub dataset {hub.id}"
-            f"{'/' + hub.subset if hub.subset else ''} split {hub.split} ({first}); "
-            f"without a network point --data-dir (or MLCTL_DATA_DIR) at a folder holding {src.path or 'the file'}"
+            f"cannot load hub dataset {hub.id}{'/' + hub.subset if hub.subset else ''} split {hub.split} "
+            f"({first}); without a network point --data-dir (or MLCTL_DATA_DIR) at a folder holding "
+            f"{local_path or 'the file'}"
         ) from None
+
+
+def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
+    """Load a Hugging Face dataset (what users with a network run)."""
+    hub = src.hub
+    ds = load_hub_dataset(hub, src.path)
     en_c, xx_c = hub.columns
     missing = [c for c in (en_c, xx_c) if c not in ds.column_names]
     if missing:
@@ -319,17 +324,8 @@ def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledE
 
 
 def _read_labelled_hub(src, stats: SourceStats) -> list:
-    try:
-        import datasets
-    except ImportError:
-        raise MissingDependencyError("loading hub data needs `datasets`: pip install datasets") from None
     hub = src.hub
-    try:
-        ds = datasets.load_dataset(hub.id, hub.subset, split=hub.split)
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DataError(f"cannot load hub dataset {hub.id} split {hub.split} ({first}); without a network "
-                        f"point --data-dir at a folder holding {src.path}") from None
+    ds = load_hub_dataset(hub, src.path)
     a, b = hub.columns
     label_col = "label"
     names = None

@@ -186,3 +186,22 @@ def test_sigkill_and_resume_gives_the_same_weights(tiny_models, make_recipe, reg
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_hub_fallback_loads_with_datasets_when_the_local_file_is_absent(tmp_path):
+    """The hub code path users with a network run, pointed at a local dataset folder."""
+    from mlctl_zoo.config.recipe import DataSpec
+    from mlctl_zoo.training.data import load_parallel
+
+    hub = tmp_path / "talks"
+    hub.mkdir()
+    rows = [{"english": f"sentence {i}", "non_english": f"Satz {i}"} for i in range(6)] + [{"english": "", "non_english": "x"}]
+    (hub / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    spec = DataSpec(parallel=[{"lang": "de", "path": "parallel/absent.tsv",
+                               "hub": {"id": str(hub), "split": "train", "columns": ["english", "non_english"]}}])
+    got = load_parallel(spec, tmp_path)
+    assert len(got.pairs) == 6 and got.sources[0].kind == "hub" and got.bad_counts() == {"empty_side": 1}
+    bad = DataSpec(parallel=[{"lang": "de", "path": "parallel/absent.tsv",
+                              "hub": {"id": str(tmp_path / "nowhere"), "split": "train"}}])
+    with pytest.raises(DataError, match="--data-dir"):
+        load_parallel(bad, tmp_path)

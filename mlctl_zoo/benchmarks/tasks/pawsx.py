@@ -24,7 +24,7 @@ class PawsX(PairTask):
         description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
         full={"lr": 2e-5, "epochs": 5, "max_length": 128, "batch_size": 32, "train": "train-en",
               "eval_split": "test"},
-        lite={"lr": 5e-5, "epochs": 3, "max_length": 128, "batch_size": 32,
+        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32,
               "train": f"dev-en lines 1-{LITE_TRAIN}", "eval_split": f"dev lines {LITE_TRAIN + 1}-2000",
               "eval_examples": 500, "model_selection": "last epoch"},
     )

@@ -35,7 +35,7 @@ class UdPos(TagTask):
         description="token classification (first sub-token per word), UPOS accuracy",
         full={"lr": 2e-5, "epochs": 10, "max_length": 128, "batch_size": 32, "train_examples": "all",
               "dev_examples": "all", "eval_examples": "all", "treebanks": "all test treebanks"},
-        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 3000,
+        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 2000,
               "dev_examples": 300, "eval_examples": 300, "treebanks": "PUD"},
     )
 

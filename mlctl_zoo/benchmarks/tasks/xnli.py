@@ -24,8 +24,8 @@ class Xnli(PairTask):
         description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
         full={"lr": 2e-5, "epochs": 5, "max_length": 128, "batch_size": 32, "train_examples": "all",
               "dev_examples": "all", "eval_split": "test"},
-        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 3000,
-              "dev_examples": 500, "eval_split": "test", "eval_examples": 500},
+        lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 2000,
+              "dev_examples": 300, "eval_split": "test", "eval_examples": 300},
     )
 
     def _local(self, rel: str, what: str):

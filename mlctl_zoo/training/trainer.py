@@ -433,6 +433,15 @@ class _Run:
     def _train(self) -> dict:
         import torch
 
+        threads_before = torch.get_num_threads()
+        try:
+            return self._train_loop()
+        finally:  # training.threads changes a process-wide setting: give the caller back its own
+            torch.set_num_threads(threads_before)
+
+    def _train_loop(self) -> dict:
+        import torch
+
         acc, tr = self.accelerator, self.recipe.training
         accum = tr.gradient_accumulation_steps
         self.seconds, self.pairs_seen, self.loss_window = 0.0, 0, []

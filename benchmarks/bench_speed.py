@@ -43,7 +43,12 @@ def main() -> None:
     repo = Path(__file__).resolve().parents[1]
     # a scratch copy of the registry, so timing runs leave the real zoo's results alone
     scratch = Path(tempfile.mkdtemp(prefix="bench-speed-"))
-    (scratch / "registry.yaml").write_text(Path(args.registry or repo / "registry.yaml").read_text())
+    source = Path(args.registry or repo / "registry.yaml").resolve()
+    (scratch / "registry.yaml").write_text(source.read_text())
+    # relative checkpoint and export paths resolve against the registry's folder: mirror it with links
+    for item in source.parent.iterdir():
+        if not item.name.startswith("registry.yaml") and not (scratch / item.name).exists():
+            (scratch / item.name).symlink_to(item)
     zoo = Zoo(scratch / "registry.yaml")
     kw = dict(zoo=zoo, backend=args.backend, batch_size=args.batch_size, data_dir=Path(args.data_dir) if args.data_dir else None,
               force=True, output=scratch / "results", progress=True)

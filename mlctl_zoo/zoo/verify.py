@@ -24,6 +24,29 @@ class VerifyReport:
 
 
 def verify_entry(zoo: Zoo, entry) -> VerifyReport:
+    report = _verify_weights(zoo, entry)
+    missing, changed = _verify_exports(zoo, entry)
+    if report.status in ("missing", "changed") or not (missing or changed):
+        report.missing += missing
+        report.changed += changed
+        return report
+    status = "missing" if missing else "changed"
+    return VerifyReport(entry.name, status, f"{len(missing) + len(changed)} export file(s) missing or changed",
+                        report.missing + missing, report.changed + changed, report.added)
+
+
+def _verify_exports(zoo: Zoo, entry) -> tuple[list[str], list[str]]:
+    missing, changed = [], []
+    for exp in entry.exports:
+        p = zoo.resolve(exp.path)
+        if not p.is_file():
+            missing.append(f"export {exp.path}")
+        elif exp.sha256 and sha256_file(p) != exp.sha256:
+            changed.append(f"export {exp.path}")
+    return missing, changed
+
+
+def _verify_weights(zoo: Zoo, entry) -> VerifyReport:
     if entry.kind == "base":
         src = entry.source
         if src.package:
@@ -64,12 +87,6 @@ def verify_entry(zoo: Zoo, entry) -> VerifyReport:
             changed.append(rel)
     on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     added = sorted(on_disk - set(ckpt.files))
-    for exp in entry.exports:
-        p = zoo.resolve(exp.path)
-        if not p.is_file():
-            missing.append(f"export {exp.path}")
-        elif exp.sha256 and sha256_file(p) != exp.sha256:
-            changed.append(f"export {exp.path}")
     if missing:
         return VerifyReport(entry.name, "missing", f"{len(missing)} file(s) missing in {folder}", missing, changed, added)
     if changed or (ckpt.files and tree_digest(current) != ckpt.sha256):

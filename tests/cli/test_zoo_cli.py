@@ -118,3 +118,24 @@ def test_cli_import_stays_light():
             "'datasets', 'fastapi') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_verify_checks_exports_of_base_entries_too(tmp_path):
+    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+
+    zoo = Zoo(tmp_path / "registry.yaml")
+    zoo.add(BaseEntry(name="b", source=ModelSource(hf_id="org/b", revision="r1")))
+    onnx = tmp_path / "exports" / "b" / "model.onnx"
+    onnx.parent.mkdir(parents=True)
+    onnx.write_bytes(b"graph")
+    from mlctl_zoo.utils.files import sha256_file
+
+    zoo.append_export("b", {"path": "exports/b/model.onnx", "sha256": sha256_file(onnx)})
+    assert run("zoo", "verify", "b", "--registry", str(zoo.path)).exit_code == 0
+    onnx.write_bytes(b"other graph")
+    r = run("zoo", "verify", "b", "--registry", str(zoo.path), "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)[0]["changed"] == ["export exports/b/model.onnx"]
+    onnx.unlink()
+    r = run("zoo", "verify", "b", "--registry", str(zoo.path), "--json")
+    assert json.loads(r.stdout)[0]["status"] == "missing"

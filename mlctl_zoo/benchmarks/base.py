@@ -118,6 +118,17 @@ class Task:
     def evaluate(self, model, langs: list[str]) -> TaskOutput:  # model: ResolvedModel
         raise NotImplementedError
 
+    def protocol_note(self) -> str:
+        """A sentence every result of this task carries (e.g. what stands in for missing data); "" for none."""
+        return ""
+
+    def output(self, scores: dict[str, float], extra: dict[str, Any]) -> TaskOutput:
+        """The task's result, with its protocol note and the data files it read."""
+        note = self.protocol_note()
+        if note:
+            extra["note"] = note
+        return TaskOutput(scores, extra, self.files.used)
+
 
 def protocol_hash(protocol: dict) -> str:
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()

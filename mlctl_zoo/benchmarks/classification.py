@@ -76,10 +76,4 @@ class PairTask(Task):
             self.ctx.say(f"{self.meta.name} {lang}: {scores[lang]:.1f}")
         extra = {"training": history, "examples": {"train": len(train[0]), "dev": len(dev[0]) if dev else 0,
                                                   "eval": sizes}}
-        note = self.protocol_note()
-        if note:
-            extra["note"] = note
-        return TaskOutput(scores, extra, self.files.used)
-
-    def protocol_note(self) -> str:
-        return ""
+        return self.output(scores, extra)

@@ -69,13 +69,7 @@ class TagTask(Task):
         extra = {"training": history, "examples": {"train": len(train), "dev": len(dev), "eval": sizes},
                  "labelling": "first sub-token of each word; words cut off by max_length count as "
                               f"{self.fallback_tag!r}"}
-        note = self.protocol_note()
-        if note:
-            extra["note"] = note
-        return TaskOutput(scores, extra, self.files.used)
-
-    def protocol_note(self) -> str:
-        return ""
+        return self.output(scores, extra)
 
 
 def hub_tagged(files, config: str, split: str, column: str) -> Sents:

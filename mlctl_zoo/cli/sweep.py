@@ -75,6 +75,7 @@ def run(
         if json_out:
             print_json({"output": str(output), "runs_dir": spec.runs_dir, "points": rows})
             return
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"{len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
@@ -82,7 +83,7 @@ def run(
             table.add_column(col)
         for r in rows:
             if r["selected"]:
-                table.add_row(str(r["index"]), r["id"], r["name"], " ".join(r["overrides"][:-2]))
+                table.add_row(str(r["index"]), r["id"], r["name"], escape(" ".join(r["overrides"][:-2])))
         console.print(table)
         return
     extra = []

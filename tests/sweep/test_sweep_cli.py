@@ -57,6 +57,14 @@ def test_dry_run_lists_points_without_training(patched):
     assert not train.calls
 
 
+def test_dry_run_table_shows_list_overrides_literally(patched):
+    # rich would read "[sentence, word]" as markup and print nothing
+    res = runner.invoke(app, ["sweep", "run", str(RECIPE), "--pairs", "1k", "--variants", str(VARIANTS),
+                              "--dry-run"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "objective.levels=[sentence, word]" in res.stdout
+
+
 def test_user_errors_are_one_line(patched):
     res = runner.invoke(app, ["sweep", "run", str(RECIPE), "--pairs", "1k,lots"])
     assert res.exit_code == 2 and "error: --pairs: 'lots' is not a whole number" in res.output

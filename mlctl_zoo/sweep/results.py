@@ -23,7 +23,7 @@ SWEEP_FILE = "sweep.json"
 POINTS_DIR = "points"
 POINT_FILE = "point.json"
 COLUMNS = ("variant", "pairs", "seed", "task", "metric", "language", "direction", "group", "score",
-           "model", "recipe_sha256")
+           "pairs_seen", "model", "recipe_sha256")
 
 
 def read_json(path: Path) -> dict:
@@ -54,6 +54,8 @@ def point_rows(state: dict, trained_languages: list[str]) -> list[dict]:
     if state.get("status") != "done":
         return []
     p = state["point"]
+    # pairs the trainer actually used: `pairs` rounded down to whole batches (or fewer, when a budget cut it)
+    seen = (state.get("train") or {}).get("metrics", {}).get("pairs", "")
     rows = []
     for task, res in sorted((state.get("bench") or {}).get("results", {}).items()):
         directions = [("scores", "xx->en" if "scores_reverse" in res else "-")]
@@ -67,7 +69,7 @@ def point_rows(state: dict, trained_languages: list[str]) -> list[dict]:
                     "variant": p["variant"], "pairs": p["pairs"], "seed": p["seed"], "task": task,
                     "metric": res.get("metric", ""), "language": lang, "direction": direction,
                     "group": language_group(lang, trained_languages), "score": float(score),
-                    "model": p["name"], "recipe_sha256": state.get("recipe_sha256", ""),
+                    "pairs_seen": seen, "model": p["name"], "recipe_sha256": state.get("recipe_sha256", ""),
                 })
     return rows
 

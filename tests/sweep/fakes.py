@@ -68,7 +68,7 @@ class FakeTrainer:
         zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info["sha256"]),
                                            trained=recipe)
         return SimpleNamespace(name=name, checkpoint=Path(output), metrics={
-            "loss": 1.0 / recipe.data.max_pairs, "pairs": recipe.data.max_pairs,
+            "loss": 1.0 / recipe.data.max_pairs, "pairs": recipe.data.max_pairs // 32 * 32,  # whole batches
             "stopped": self.stopped.get(name, "completed")})
 
 

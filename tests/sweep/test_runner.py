@@ -105,6 +105,7 @@ def test_results_csv_long_format_and_groups(tmp_path, fakes):
                and r["language"] == "fr" and r["direction"] == "en->xx")
     assert float(row["score"]) == pytest.approx(42 + 3 + 1 + 0.4 + 1)
     assert len(row["recipe_sha256"]) == 64
+    assert row["pairs_seen"] == "1984"  # from the trainer's metrics, not the point's nominal size
 
 
 def test_report_reads_the_fake_curve(tmp_path, fakes):
@@ -190,4 +191,4 @@ def test_report_warns_when_training_stopped_early(tmp_path, fakes):
     _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])
     text = (tmp_path / "out/report.md").read_text()
     assert "**Warning:** training stopped early (time budget or max_steps) at cz-snt-p2000-s1:" in text
-    assert "| 2000 (stopped: time budget (12 min) after 40 of 62 steps) |" in text
+    assert "| 1984 (stopped: time budget (12 min) after 40 of 62 steps) |" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,36 @@ def _table(summary: Summary, task: str) -> list[str]:
     return [*lines, "", note]
 
 
+def _language_table(rows: list[dict], task: str) -> list[str]:
+    """Seed-mean score per language (mean over directions), one row per variant and size, base model first."""
+    cells: dict[tuple[str, int], dict[str, dict[int, list[float]]]] = {}
+    groups: dict[str, str] = {}
+    for r in rows:
+        if r["task"] != task:
+            continue
+        groups[r["language"]] = r["group"]
+        by_seed = cells.setdefault((r["variant"], int(r["pairs"])), {}).setdefault(r["language"], {})
+        by_seed.setdefault(int(r["seed"]), []).append(float(r["score"]))
+    rank = {"trained": 0, "unseen": 1, "pivot": 2}
+    langs = sorted(groups, key=lambda lg: (rank.get(groups[lg], 9), lg))
+    if not langs:
+        return []
+    lines = ["| variant | pairs | " + " | ".join(f"{lg}{'*' if groups[lg] == 'trained' else ''}" for lg in langs)
+             + " |", "|" + "---|" * (2 + len(langs))]
+    for (variant, pairs), by_lang in sorted(cells.items(), key=lambda kv: (kv[0][0] != BASELINE_VARIANT, kv[0])):
+        vals = []
+        for lg in langs:
+            per_seed = by_lang.get(lg)
+            vals.append("-" if not per_seed else
+                        f"{statistics.fmean(statistics.fmean(v) for v in per_seed.values()):.1f}")
+        label = f"{BASELINE_VARIANT} (untrained)" if variant == BASELINE_VARIANT else variant
+        lines.append(f"| {label} | {_fmt_pairs(pairs)} | " + " | ".join(vals) + " |")
+    return ["<details><summary>Per language</summary>", "", *lines, "",
+            "Mean over directions, then over seeds; * marks a trained language.", "", "</details>"]
+
+
 def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: list[str],
-           threshold: float) -> str:
+           threshold: float, rows: list[dict] | None = None) -> str:
     spec = meta.get("spec", {})
     done = [s for s in states if s.get("status") == "done"]
     trained_points = [s for s in states if s["point"]["variant"] != BASELINE_VARIANT]
@@ -114,6 +143,8 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
         metric = summary.metrics.get(task) or "score"
         out += ["", f"## {task} ({metric})", ""]
         out += _table(summary, task)
+        if rows:
+            out += ["", *_language_table(rows, task)]
         if f"plot-{task.replace('/', '-')}.png" in plots:
             out += ["", f"![{task}](plot-{task.replace('/', '-')}.png)"]
     out += ["", "## Points", "", "| point | zoo name | status | recipe sha256 | pairs seen | train s | bench s |",
@@ -155,7 +186,7 @@ def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD) -> Repor
     for stale in folder.glob("plot-*.png"):
         stale.unlink()
     plots = write_plots(summary, folder) if rows else []
-    atomic_write_text(folder / REPORT_FILE, render(meta, states, summary, read, plots, threshold))
+    atomic_write_text(folder / REPORT_FILE, render(meta, states, summary, read, plots, threshold, rows))
     trained = [s for s in states if s["point"]["variant"] != BASELINE_VARIANT]
     return ReportResult(folder=folder, rows=len(rows),
                         points_done=sum(1 for s in trained if s.get("status") == "done"),

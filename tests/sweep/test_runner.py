@@ -121,6 +121,10 @@ def test_report_reads_the_fake_curve(tmp_path, fakes):
     summary = res.report.summary
     cell = summary.cells[("tatoeba", "trained")]["cz-snt"][1000]
     assert cell.n == 2 and cell.spread == pytest.approx(0.2)
+    # per-language table: mean over directions (+0.5 for en->xx), then seeds (0.2 * 1.5)
+    assert "| variant | pairs | de* | fr* | it | pt |" in text
+    assert "| ml-ctl-cz | 2,000 | 44.8 | 46.8 | 24.8 | 26.8 |" in text
+    assert "| base (untrained) | 0 | 30.5 | 32.5 | 10.5 | 12.5 |" in text
 
 
 def test_report_rebuilds_from_a_copied_folder(tmp_path, fakes):

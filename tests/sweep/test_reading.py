@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mlctl_zoo.sweep.reading import compare, flattens_at, read_comparisons, read_curve, segment_gains, slope_per_doubling
+from mlctl_zoo.sweep.reading import (
+    compare,
+    flattens_at,
+    read_comparisons,
+    read_curve,
+    segment_gains,
+    slope_per_doubling,
+)
 from mlctl_zoo.sweep.results import Cell
 
 

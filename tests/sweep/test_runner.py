@@ -26,7 +26,7 @@ def _run(tmp_path, fakes, **kw):
 
 
 def test_full_sweep_then_resume_skips_done_points(tmp_path, fakes):
-    train, bench, zoo = fakes
+    train, bench, _zoo = fakes
     res = _run(tmp_path, fakes)
     assert len(train.calls) == 16 and not res.failed and res.report.points_done == 16
     assert bench.calls[0]["model"] == "all-minilm-l6-v2"  # the base model, benched once as reference
@@ -45,7 +45,7 @@ def test_full_sweep_then_resume_skips_done_points(tmp_path, fakes):
 
 @pytest.mark.parametrize("saved_state", [False, True], ids=["no-state", "saved-state"])
 def test_interrupted_point_reruns(tmp_path, fakes, saved_state):
-    train, bench, zoo = fakes
+    train, _bench, _zoo = fakes
     train.interrupt_on["minilm-scaling-ml-ctl-cz-p1000-s1"] = saved_state
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])

@@ -28,7 +28,7 @@ def test_parse_int_list():
 
 
 def test_points_are_prefixes_of_one_sample_and_reproducible():
-    spec, info = make_spec(RECIPE, pairs=[4000, 1000, 2000], seeds=[1, 2], variants_file=VARIANTS)
+    spec, _info = make_spec(RECIPE, pairs=[4000, 1000, 2000], seeds=[1, 2], variants_file=VARIANTS)
     points = plan_points(spec)
     assert [p.pairs for p in points][:4] == [1000] * 4  # smallest first, all variants and seeds
     assert len(points) == 3 * 2 * 2 and len({p.id for p in points}) == 12

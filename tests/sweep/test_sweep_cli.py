@@ -28,7 +28,7 @@ def patched(tmp_path, monkeypatch):
 
 
 def test_run_then_report(patched, tmp_path):
-    train, bench, _ = patched
+    _train, _bench, _ = patched
     args = ["sweep", "run", str(RECIPE), "--pairs", "500,1k", "--seeds", "1,2", "--variants", str(VARIANTS),
             "--suite", "retrieval", "--output", "out", "--json"]
     res = runner.invoke(app, args)

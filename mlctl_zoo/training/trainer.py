@@ -151,7 +151,11 @@ def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: l
         if len(items) < tr.max_steps:  # cycle through the data again until max_steps
             base = list(items)
             while len(items) < tr.max_steps and base:
-                items.extend(base)
+                if labelled_batches:  # a mixed stream repeats its merged order
+                    items.extend(base)
+                else:  # parallel only: a fresh shuffle per pass, as further epochs get
+                    items.extend(("parallel", b) for b in bucketed_batches(
+                        lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing))
         items = items[: tr.max_steps]
     return items
 

@@ -124,18 +124,20 @@ def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: l
     from mlctl_zoo.training.features import bucketed_batches
 
     tr = recipe.training
-    per_epoch = bucketed_batches(lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing) \
-        if n_parallel else []
+
+    def shuffled_epoch() -> list[list[int]]:
+        return bucketed_batches(lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing)
+
+    per_epoch = shuffled_epoch() if n_parallel else []
     if n_parallel and not per_epoch:
         raise DataError(f"{n_parallel} pairs make no batch of {tr.batch_size}: lower training.batch_size")
     epochs = tr.epochs or 1.0
     full = int(math.floor(epochs))
     batches = []
     for e in range(max(full, 1)):
-        batches.extend(per_epoch if e == 0 else
-                       bucketed_batches(lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing))
+        batches.extend(per_epoch if e == 0 else shuffled_epoch())
     if epochs > full and full >= 1:
-        extra = bucketed_batches(lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing)
+        extra = shuffled_epoch()
         batches.extend(extra[: int(round((epochs - full) * len(extra)))])
     elif epochs < 1:
         batches = batches[: max(1, int(round(epochs * len(batches))))]
@@ -154,8 +156,7 @@ def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: l
                 if labelled_batches:  # a mixed stream repeats its merged order
                     items.extend(base)
                 else:  # parallel only: a fresh shuffle per pass, as further epochs get
-                    items.extend(("parallel", b) for b in bucketed_batches(
-                        lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing))
+                    items.extend(("parallel", b) for b in shuffled_epoch())
         items = items[: tr.max_steps]
     return items
 

@@ -15,7 +15,8 @@ def _hub_error(resolved: ResolvedModel, err: Exception) -> ModelError:
     offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE")
     why = "the hub is offline (HF_HUB_OFFLINE=1)" if offline else "no network or no such model"
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return ModelError(f"cannot load model {resolved.location!r}: {why} ({first})")
+    hint = f"; {resolved.hint}" if resolved.hint else ""
+    return ModelError(f"cannot load model {resolved.location!r}: {why} ({first}){hint}")
 
 
 def load_config(resolved: ResolvedModel):

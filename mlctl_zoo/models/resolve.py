@@ -29,6 +29,7 @@ class ResolvedModel:
     entry: Any = None  # zoo entry, when the model came from the zoo
     zoo: Zoo | None = None
     source: dict = field(default_factory=dict)
+    hint: str | None = None  # why a bare name fell through to the hub (not in the zoo), for load errors
 
     @property
     def is_local(self) -> bool:
@@ -152,4 +153,13 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             known = zoo.names() if zoo.path.exists() else []
             hint = "; " + unknown_name_message("zoo model", spec, known)
         raise ModelError(f"{spec}: no such folder{hint}")
-    return ResolvedModel(name=spec, location=spec, revision=revision, source={"hf_id": spec, "revision": revision})
+    hint = None
+    if zoo is not None and "/" not in spec:  # a bare name is more often a zoo name than a hub id
+        import difflib
+
+        known = zoo.names() if zoo.path.exists() else []
+        close = difflib.get_close_matches(spec, known, n=1)
+        where = f"zoo {zoo.path}" if zoo.path.exists() else f"zoo {zoo.path} (no such file)"
+        hint = f"not a model in {where}" + (f"; did you mean {close[0]!r}?" if close else "")
+    return ResolvedModel(name=spec, location=spec, revision=revision, source={"hf_id": spec, "revision": revision},
+                         hint=hint)

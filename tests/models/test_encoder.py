@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -87,3 +89,19 @@ def test_hub_id_offline_is_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="cannot load model 'org-that-does-not-exist/model'"):
         load_config(resolve_model("org-that-does-not-exist/model"))
+
+
+def test_bare_name_missing_from_the_zoo_says_so(monkeypatch, tmp_path):
+    """A zoo name typed against the wrong registry falls through to the hub; the error names the zoo."""
+    from mlctl_zoo.models.loading import load_config
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    zoo = Zoo(tmp_path / "registry.yaml")
+    with pytest.raises(ModelError, match=r"not a model in zoo .*registry.yaml \(no such file\)"):
+        load_config(resolve_model("all-minilm-l6-v2", zoo))
+    shipped = Path(__file__).resolve().parents[2] / "registry.yaml"
+    zoo = Zoo(shipped)
+    with pytest.raises(ModelError, match=r"did you mean 'all-minilm-l6-v2'\?"):
+        load_config(resolve_model("all-minilm-l6-v3", zoo))
+    r = resolve_model("org-that-does-not-exist/model", zoo)  # a hub id with an org: no zoo hint
+    assert r.hint is None

@@ -100,7 +100,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         raise DataError(f"data folder {root} does not exist (--data-dir / MLCTL_DATA_DIR)")
     suite_name, lite, plan = build_plan(suite, tasks, langs, limit, options or {})
     resolved = resolve_model(model, zoo)
-    in_zoo = resolved.entry is not None
+    in_zoo = resolved.zoo is not None  # a zoo entry (a shipped base model not in this zoo is not)
     output = Path(output) if output is not None else (zoo.root / "bench-results" if in_zoo else Path("bench-results"))
     fingerprint = model_fingerprint(resolved)
 

@@ -65,7 +65,7 @@ def show(name: str, registry: RegistryOpt = None, json_out: JsonOpt = False) -> 
 @app.command("add")
 def add(
     name: str,
-    model: Annotated[str, typer.Option("--model", help="Hugging Face id or local folder")],
+    model: Annotated[str | None, typer.Option("--model", help="Hugging Face id or local folder (omit it for a shipped base model: `zoo add mbert`)")] = None,
     revision: Annotated[str | None, typer.Option(help="hub revision to pin (commit, tag, branch)")] = None,
     pooling: Annotated[str | None, typer.Option(help="mean | cls | avg_first_last (default: read from the folder, else mean)")] = None,
     normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise embeddings")] = None,
@@ -74,7 +74,7 @@ def add(
     registry: RegistryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register a pretrained model. A hub id is recorded, not downloaded."""
+    """Register a pretrained model. A hub id is recorded, not downloaded; a shipped base model needs no --model."""
     from mlctl_zoo.errors import ConfigError, ModelError
     from mlctl_zoo.models.resolve import pooling_from_folder
     from mlctl_zoo.utils.files import hash_tree
@@ -87,6 +87,20 @@ def add(
         validate_name(name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if model is None:
+        from mlctl_zoo.utils.registry import unknown_name_message
+        from mlctl_zoo.zoo.registry import builtin_zoo
+
+        shipped = builtin_zoo()
+        if name not in shipped:
+            raise ConfigError("--model is required: " + unknown_name_message("shipped base model", name, shipped.names()))
+        entry = shipped.get(name).model_copy(update={"created": utc_now()})
+        zoo.add(entry)
+        if json_out:
+            print_json(_entry_json(zoo, entry))
+        else:
+            console.print(f"added [bold]{name}[/bold] ({_summary(entry)}, shipped with mlctl-zoo) to {zoo.path}")
+        return
     folder = Path(model).expanduser()
     dim = None
     if folder.exists():

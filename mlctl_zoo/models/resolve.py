@@ -109,9 +109,17 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
 def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None) -> ResolvedModel:
     """Resolve a zoo name, a local checkpoint folder or a Hugging Face id.
 
-    Zoo names win over folders of the same name; a string that is neither is taken as a hub id.
+    Zoo names win over folders of the same name; then come the base models shipped with the package
+    (``all-minilm-l6-v2``, ``mbert``, ...: known to every zoo, a new one included); a string that is none of
+    these is taken as a hub id.
     """
-    if zoo is not None and zoo.path.exists() and spec in zoo:
+    from mlctl_zoo.zoo.registry import builtin_zoo
+
+    builtin = builtin_zoo()
+    in_zoo = zoo is not None and zoo.path.exists() and spec in zoo
+    if not in_zoo and spec in builtin:
+        zoo = builtin
+    if in_zoo or zoo is builtin:
         entry = zoo.get(spec)
         if entry.kind == "trained":
             location = str(zoo.resolve(entry.checkpoint.path))
@@ -132,7 +140,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             pooling=entry.pooling,
             normalize=entry.normalize,
             entry=entry,
-            zoo=zoo,
+            zoo=None if zoo is builtin else zoo,  # a shipped base is not in the user's zoo: results go to files
             source=src,
         )
     path = Path(spec).expanduser()
@@ -157,7 +165,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
     if zoo is not None and "/" not in spec:  # a bare name is more often a zoo name than a hub id
         import difflib
 
-        known = zoo.names() if zoo.path.exists() else []
+        known = (zoo.names() if zoo.path.exists() else []) + builtin.names()
         close = difflib.get_close_matches(spec, known, n=1)
         where = f"zoo {zoo.path}" if zoo.path.exists() else f"zoo {zoo.path} (no such file)"
         hint = f"not a model in {where}" + (f"; did you mean {close[0]!r}?" if close else "")

@@ -44,6 +44,11 @@ def default_registry_path() -> Path:
     return Path(os.environ.get(REGISTRY_ENV) or "registry.yaml")
 
 
+def builtin_zoo() -> "Zoo":
+    """The base models shipped with the package (``mlctl_zoo/zoo/base_models.yaml``), read-only by convention."""
+    return Zoo(Path(__file__).with_name("base_models.yaml"))
+
+
 def _rt_yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True

@@ -139,3 +139,26 @@ def test_verify_checks_exports_of_base_entries_too(tmp_path):
     onnx.unlink()
     r = run("zoo", "verify", "b", "--registry", str(zoo.path), "--json")
     assert json.loads(r.stdout)[0]["status"] == "missing"
+
+
+def test_add_shipped_base_without_model_into_a_new_zoo(tmp_path):
+    reg = str(tmp_path / "new" / "registry.yaml")
+    r = run("zoo", "add", "mbert", "--registry", reg, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["kind"] == "base" and data["source"]["hf_id"] == "bert-base-multilingual-cased"
+    r = run("zoo", "add", "mbret", "--registry", reg)
+    assert r.exit_code != 0
+    assert "--model is required" in r.output and "did you mean 'mbert'" in r.output and "Traceback" not in r.output
+
+
+def test_shipped_base_models_match_the_shipped_registry():
+    """mlctl_zoo/zoo/base_models.yaml (in the package) and the repo's registry.yaml list the same base models."""
+    from pathlib import Path
+
+    from mlctl_zoo.zoo.registry import Zoo, builtin_zoo
+
+    shipped = Zoo(Path(__file__).resolve().parents[2] / "registry.yaml").entries()
+    builtin = builtin_zoo().entries()
+    assert builtin, "the package ships no base model"
+    assert {n: e for n, e in shipped.items() if e.kind == "base"} == builtin

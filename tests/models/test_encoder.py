@@ -98,10 +98,24 @@ def test_bare_name_missing_from_the_zoo_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     zoo = Zoo(tmp_path / "registry.yaml")
     with pytest.raises(ModelError, match=r"not a model in zoo .*registry.yaml \(no such file\)"):
-        load_config(resolve_model("all-minilm-l6-v2", zoo))
+        load_config(resolve_model("quickstart-minilm", zoo))
     shipped = Path(__file__).resolve().parents[2] / "registry.yaml"
     zoo = Zoo(shipped)
     with pytest.raises(ModelError, match=r"did you mean 'all-minilm-l6-v2'\?"):
         load_config(resolve_model("all-minilm-l6-v3", zoo))
     r = resolve_model("org-that-does-not-exist/model", zoo)  # a hub id with an org: no zoo hint
     assert r.hint is None
+
+
+def test_shipped_base_resolves_against_a_zoo_that_lacks_it(tmp_path):
+    """A recipe naming all-minilm-l6-v2 works with a new, empty --registry; the zoo's own entry wins."""
+    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+
+    zoo = Zoo(tmp_path / "registry.yaml")
+    r = resolve_model("all-minilm-l6-v2", zoo)
+    assert r.entry is not None and r.entry.kind == "base"
+    assert r.zoo is None  # not this zoo's entry: bench must not write results into it
+    assert Path(r.location, "config.json").is_file() and r.normalize is True
+    zoo.add(BaseEntry(name="all-minilm-l6-v2", source=ModelSource(hf_id="someone/else"), pooling="cls"))
+    r = resolve_model("all-minilm-l6-v2", zoo)
+    assert r.location == "someone/else" and r.pooling == "cls" and r.zoo is zoo

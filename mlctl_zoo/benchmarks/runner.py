@@ -101,7 +101,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     suite_name, lite, plan = build_plan(suite, tasks, langs, limit, options or {})
     resolved = resolve_model(model, zoo)
     in_zoo = resolved.zoo is not None  # a zoo entry (a shipped base model not in this zoo is not)
-    output = Path(output) if output is not None else (zoo.root / "bench-results" if in_zoo else Path("bench-results"))
+    output = Path(output) if output is not None else zoo.root / "bench-results"  # beside the registry, zoo model or not
     fingerprint = model_fingerprint(resolved)
 
     out: dict[str, Any] = {"model": resolved.name, "suite": suite_name, "lite": lite, "backend": backend,

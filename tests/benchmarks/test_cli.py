@@ -99,3 +99,19 @@ def test_user_errors_are_one_line(runner, tiny_models, tiny_data, args, message)
     res = runner.invoke(app, ["bench", str(tiny_models["bert"]), "--data-dir", str(tiny_data), *args])
     assert res.exit_code != 0
     assert message in res.output and "Traceback" not in res.output
+
+
+def test_results_of_a_model_outside_the_zoo_go_beside_the_registry(runner, tiny_models, tiny_data, tmp_path,
+                                                                      monkeypatch):
+    """Not into the working directory: a sweep or a bench against --registry elsewhere keeps its files together."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    reg = tmp_path / "zoo" / "registry.yaml"
+    res = runner.invoke(app, ["bench", str(tiny_models["bert"]), "--task", "tatoeba", "--langs", "deu",
+                              "--data-dir", str(tiny_data), "--registry", str(reg), "--json"])
+    assert res.exit_code == 0, res.output
+    files = json.loads(res.stdout)["files"]
+    assert files and all(str(reg.parent / "bench-results") in f for f in files.values()), files
+    assert not (cwd / "bench-results").exists()
+    assert not reg.exists()  # a model outside the zoo is not written into it

@@ -1,4 +1,4 @@
-"""``mlctl-zoo sweep run|report``: the scaling question as one command, with a report."""
+"""``mlctl-zoo sweep run|report|compare``: the scaling question as one command, with a report."""
 
 from __future__ import annotations
 
@@ -131,6 +131,29 @@ def report(
         console.print(f"[bold]{task}, {group}[/bold]")
         for line in lines:
             console.print("  " + line.replace("**", ""), highlight=False)
+
+
+@app.command("compare")
+def compare(
+    folders: Annotated[list[Path], typer.Argument(help="two or more sweep output folders (a main run and its controls)")],
+    output: Annotated[Path, typer.Option("--output", help="folder for compare.md, results.csv and the plots")],
+    flat_threshold: Annotated[float, typer.Option("--flat-threshold",
+                                                  help="points per doubling below which a curve counts as flat")] = 0.5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Several sweeps on one set of axes: merged results.csv, plots and compare.md (the inputs are only read)."""
+    from mlctl_zoo.sweep.compare import COMPARE_FILE, build_comparison
+
+    res = build_comparison(folders, output, threshold=flat_threshold)
+    if json_out:
+        print_json(res.to_json())
+        return
+    console.print(f"{output / COMPARE_FILE}: {len(res.variants)} variants ({', '.join(res.variants)}), {res.rows} "
+                  f"rows in results.csv, plots: {', '.join(res.plots) or '-'}", highlight=False)
+    for (task, group), lines in res.reading.items():
+        console.print(f"[bold]{task}, {group}[/bold]")
+        for line in lines:
+            console.print("  " + line.replace("**", ""), highlight=False, markup=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -129,8 +129,8 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
     cut = [s["point"]["id"] for s in trained_points
            if s.get("train", {}).get("metrics", {}).get("stopped", "completed") != "completed"]
     if cut:
-        out += ["", f"**Warning:** training stopped early (time budget or max_steps) at {', '.join(cut)}: those "
-                "points saw fewer pairs than their size; set `training.max_minutes: null` for a scaling sweep."]
+        out += ["", (f"**Warning:** training stopped early (time budget or max_steps) at {', '.join(cut)}: those "
+                "points saw fewer pairs than their size; set `training.max_minutes: null` for a scaling sweep.")]
     out += ["", "## Reading (automatic)", ""]
     out.append(f"Gains are points of the task's metric per doubling of the pairs (least-squares slope against "
                f"log2 pairs, then each step); a curve *flattens* where every later step gains less than "

@@ -148,7 +148,7 @@ def test_adding_sizes_resumes_and_conflicts_are_refused(tmp_path, fakes):
     res = _run(tmp_path, fakes, pairs=[1000, 2000], seeds=[1])
     assert len(train.calls) == 4 and res.report.points_total == 4
     with pytest.raises(ConfigError, match="was run with suite='retrieval', not 'xtreme-lite'"):
-        train_, bench, zoo = fakes
+        _train, bench, zoo = fakes
         spec, info = make_spec(RECIPE, pairs=[1000], suite="xtreme-lite", runs_dir=tmp_path / "runs",
                                variants_file=VARIANTS)
         run_sweep(spec, info, tmp_path / "out", zoo=zoo, train_fn=train, bench_fn=bench, log=lambda m: None)

@@ -52,6 +52,16 @@ def _default_bench(*args, **kwargs):
     return run_benchmarks(*args, **kwargs)
 
 
+def _portable(path: str | Path) -> str:
+    """A recipe file as a committed sweep folder should name it: relative to the working directory when inside
+    it (where the sweep was run from, like the recipe argument), absolute otherwise."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
 def _log_stderr(msg: str) -> None:
     from mlctl_zoo.cli.common import err_console
 
@@ -160,7 +170,7 @@ def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) 
             "spec": spec.model_dump(mode="json"),
             "plan": [p.id for p in plan_points(spec)],
             "recipe_sha256": info["sha256"],
-            "recipe_files": info["files"],
+            "recipe_files": [_portable(f) for f in info["files"]],
             "commands": [*(old or {}).get("commands", []), *([{"command": command, "at": utc_now()}] if command else [])],
             "created": (old or {}).get("created", utc_now()),
             "updated": utc_now(),

@@ -196,3 +196,17 @@ def test_report_warns_when_training_stopped_early(tmp_path, fakes):
     text = (tmp_path / "out/report.md").read_text()
     assert "**Warning:** training stopped early (time budget or max_steps) at cz-snt-p2000-s1:" in text
     assert "| 1984 (stopped: time budget (12 min) after 40 of 62 steps) |" in text
+
+
+def test_recipe_files_are_recorded_relative_to_where_the_sweep_ran(tmp_path, fakes, monkeypatch):
+    """A committed sweep folder must not carry the machine's absolute paths (RECIPE lives in the repo)."""
+    from tests.sweep.conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    _run(tmp_path, fakes, pairs=[1000], seeds=[1])
+    files = json.loads((tmp_path / "out/sweep.json").read_text())["recipe_files"]
+    assert "recipes/sweeps/minilm-scaling.yaml" in files and "recipes/quickstart.yaml" in files
+    monkeypatch.chdir(tmp_path)  # run from outside the repo: absolute, still findable
+    _run(tmp_path, fakes, pairs=[1000], seeds=[1])
+    files = json.loads((tmp_path / "out/sweep.json").read_text())["recipe_files"]
+    assert str(REPO / "recipes" / "quickstart.yaml") in files

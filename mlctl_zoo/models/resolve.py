@@ -117,12 +117,11 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
 
     builtin = builtin_zoo()
     in_zoo = zoo is not None and zoo.path.exists() and spec in zoo
-    if not in_zoo and spec in builtin:
-        zoo = builtin
-    if in_zoo or zoo is builtin:
-        entry = zoo.get(spec)
+    home = zoo if in_zoo else builtin if spec in builtin else None  # where the entry lives
+    if home is not None:
+        entry = home.get(spec)
         if entry.kind == "trained":
-            location = str(zoo.resolve(entry.checkpoint.path))
+            location = str(home.resolve(entry.checkpoint.path))
             if not Path(location, "config.json").is_file():
                 raise ModelError(
                     f"zoo model '{spec}': checkpoint folder {location} is missing or has no config.json "
@@ -131,7 +130,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             rev = None
             src = {"checkpoint": entry.checkpoint.path}
         else:
-            location, rev = source_location(entry.source, zoo)
+            location, rev = source_location(entry.source, home)
             src = entry.source.model_dump(exclude_none=True)
         return ResolvedModel(
             name=spec,
@@ -140,7 +139,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             pooling=entry.pooling,
             normalize=entry.normalize,
             entry=entry,
-            zoo=None if zoo is builtin else zoo,  # a shipped base is not in the user's zoo: results go to files
+            zoo=zoo if in_zoo else None,  # a shipped base is not in the user's zoo: results go to files
             source=src,
         )
     path = Path(spec).expanduser()

@@ -1,7 +1,8 @@
 """Scaling sweeps: train one model per (variant, pairs, seed) point, bench each, report the curve.
 
 ``make_spec`` + ``run_sweep`` run a sweep (resumable); ``build_report`` rebuilds ``results.csv``, the plots
-and ``report.md`` from a sweep folder; ``build_comparison`` puts several folders on one set of axes. Heavy libraries are imported only when a point trains or benches.
+and ``report.md`` from a sweep folder; ``build_comparison`` puts several folders on one set of axes. Heavy
+libraries are imported only when a point trains or benches.
 """
 
 from mlctl_zoo.sweep.compare import CompareResult, build_comparison

@@ -75,12 +75,9 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a pretrained model. A hub id is recorded, not downloaded; a shipped base model needs no --model."""
-    from mlctl_zoo.errors import ConfigError, ModelError
-    from mlctl_zoo.models.resolve import pooling_from_folder
-    from mlctl_zoo.utils.files import hash_tree
+    from mlctl_zoo.errors import ConfigError
     from mlctl_zoo.utils.provenance import utc_now
     from mlctl_zoo.zoo.names import validate_name
-    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
 
     zoo = get_zoo(registry)
     try:
@@ -95,12 +92,24 @@ def add(
         if name not in shipped:
             raise ConfigError("--model is required: " + unknown_name_message("shipped base model", name, shipped.names()))
         entry = shipped.get(name).model_copy(update={"created": utc_now()})
-        zoo.add(entry)
-        if json_out:
-            print_json(_entry_json(zoo, entry))
-        else:
-            console.print(f"added [bold]{name}[/bold] ({_summary(entry)}, shipped with mlctl-zoo) to {zoo.path}")
-        return
+    else:
+        entry = _new_base_entry(zoo, name, model, revision, pooling, normalize, languages, description)
+    zoo.add(entry)
+    if json_out:
+        print_json(_entry_json(zoo, entry))
+    else:
+        how = ", shipped with mlctl-zoo" if model is None else ""
+        console.print(f"added [bold]{name}[/bold] ({_summary(entry)}{how}) to {zoo.path}")
+
+
+def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, languages: str, description: str):
+    """A base entry for a local folder (tree-hashed, pooling read from it) or a hub id (recorded, not fetched)."""
+    from mlctl_zoo.errors import ConfigError, ModelError
+    from mlctl_zoo.models.resolve import pooling_from_folder
+    from mlctl_zoo.utils.files import hash_tree
+    from mlctl_zoo.utils.provenance import utc_now
+    from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+
     folder = Path(model).expanduser()
     dim = None
     if folder.exists():
@@ -118,16 +127,11 @@ def add(
             raise ModelError(f"{model}: no such folder")
         source = ModelSource(hf_id=model, revision=revision)
     try:
-        entry = BaseEntry(name=name, source=source, pooling=pooling or "mean", normalize=bool(normalize),
-                          embedding_dim=dim, languages=[x.strip() for x in languages.split(",") if x.strip()],
-                          description=description, created=utc_now())
+        return BaseEntry(name=name, source=source, pooling=pooling or "mean", normalize=bool(normalize),
+                         embedding_dim=dim, languages=[x.strip() for x in languages.split(",") if x.strip()],
+                         description=description, created=utc_now())
     except ValueError as e:
         raise ConfigError(str(e).splitlines()[0]) from None
-    zoo.add(entry)
-    if json_out:
-        print_json(_entry_json(zoo, entry))
-    else:
-        console.print(f"added [bold]{name}[/bold] ({_summary(entry)}) to {zoo.path}")
 
 
 @app.command("remove")

@@ -162,11 +162,10 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
         raise ModelError(f"{spec}: no such folder{hint}")
     hint = None
     if zoo is not None and "/" not in spec:  # a bare name is more often a zoo name than a hub id
-        import difflib
+        from mlctl_zoo.utils.registry import did_you_mean
 
         known = (zoo.names() if zoo.path.exists() else []) + builtin.names()
-        close = difflib.get_close_matches(spec, known, n=1)
         where = f"zoo {zoo.path}" if zoo.path.exists() else f"zoo {zoo.path} (no such file)"
-        hint = f"not a model in {where}" + (f"; did you mean {close[0]!r}?" if close else "")
+        hint = f"not a model in {where}" + did_you_mean(spec, known)
     return ResolvedModel(name=spec, location=spec, revision=revision, source={"hf_id": spec, "revision": revision},
                          hint=hint)

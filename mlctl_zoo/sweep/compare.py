@@ -10,6 +10,7 @@ commands behind each folder). The inputs are only read.
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,7 @@ class CompareResult:
 
 def merge_rows(sources: list[tuple[Path, list[dict]]]) -> list[dict]:
     """Rows of several sweeps in one list: shared variant names get their folder's name in front."""
-    seen: dict[str, int] = {}
-    for _, rows in sources:
-        for v in {r["variant"] for r in rows} - {BASELINE_VARIANT}:
-            seen[v] = seen.get(v, 0) + 1
+    seen = Counter(v for _, rows in sources for v in {r["variant"] for r in rows} - {BASELINE_VARIANT})
     merged: list[dict] = []
     have_base = False
     for folder, rows in sources:

@@ -59,10 +59,15 @@ class Registry(Generic[T]):
         return [(n, self._items[n]) for n in self.names()]
 
 
+def did_you_mean(name: str, known) -> str:
+    """``"; did you mean 'mean'?"`` for the closest of ``known``, or ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def unknown_name_message(kind: str, name: str, known) -> str:
     """``unknown pooling 'maen'; did you mean 'mean'? (known: cls, mean)``."""
     known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, known)
     listing = ", ".join(known) if known else "none"
     return f"unknown {kind} {name!r}{hint} (known: {listing})"

@@ -36,6 +36,8 @@ def run(
     recipe: Annotated[Path, typer.Argument(help="training recipe (YAML); every point is this recipe plus overrides")],
     pairs: Annotated[str, typer.Option("--pairs", help="data sizes, e.g. 1000,2000,4000 (4k works too)")],
     seeds: Annotated[str, typer.Option("--seeds", help="training seeds, e.g. 1,2")] = "1",
+    seed_data: Annotated[bool, typer.Option("--seed-data", help="each seed also sets data.seed (seeds vary the "
+                                            "data sample, not only batch order)")] = False,
     variants: Annotated[Path | None, typer.Option("--variants", help="YAML of named override sets")] = None,
     vary: Annotated[list[str] | None, typer.Option("--vary", help="cross a field: key.path=v1,v2 (repeatable)")] = None,
     suite: Annotated[str | None, typer.Option("--suite", help="benchmark suite, e.g. retrieval")] = None,
@@ -65,7 +67,7 @@ def run(
         recipe, pairs=parse_int_list(pairs, "--pairs"), seeds=parse_int_list(seeds, "--seeds"),
         variants_file=variants, vary=vary, suite=suite, tasks=_csv(tasks), langs=_csv(langs), backend=backend,
         device=device, batch_size=batch_size, limit=limit, name_prefix=name_prefix, runs_dir=runs_dir,
-        baseline=baseline,
+        baseline=baseline, seed_data=seed_data,
     )
     output = output or Path("sweeps") / spec.name_prefix
     points = plan_points(spec)
@@ -94,6 +96,8 @@ def run(
             extra += [flag, str(value)]
     if not baseline:
         extra.append("--no-baseline")
+    if seed_data:
+        extra.append("--seed-data")
     command = _canonical_command(recipe, pairs, seeds, variants, vary, suite, tasks, langs, output, extra)
     err_console.print(f"sweep: {len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
     result = run_sweep(spec, info, output, zoo=get_zoo(registry), data_dir=data_dir, only=point, shard=shard,

@@ -85,6 +85,7 @@ def make_spec(
     name_prefix: str | None = None,
     runs_dir: str | Path | None = None,
     baseline: bool = True,
+    seed_data: bool = False,
 ) -> tuple[SweepSpec, dict]:
     """Validate the sweep against its recipe (every point's overrides are checked before any training).
 
@@ -101,7 +102,7 @@ def make_spec(
         "variants": [v.model_dump() for v in variants], "suite": suite, "tasks": tasks, "langs": langs,
         "backend": backend, "device": device, "batch_size": batch_size, "limit": limit,
         "name_prefix": prefix, "runs_dir": str(runs_dir or Path("runs") / "sweeps" / prefix),
-        "baseline": baseline, "trained_languages": trained, "base_model": base.model.name,
+        "baseline": baseline, "seed_data": seed_data, "trained_languages": trained, "base_model": base.model.name,
     }, "sweep")
     for v in variants:  # a typo in a variant fails now, not after an hour of other points
         try:
@@ -130,8 +131,8 @@ def _merge_spec(old: dict, new: SweepSpec) -> SweepSpec:
     if Path(old.get("recipe", "")).resolve() != Path(new.recipe).resolve():
         raise ConfigError(f"this output folder was run from recipe {old.get('recipe')!r}, not {new.recipe!r}: "
                           "use a new --output")
-    for key in ("suite", "tasks", "langs", "backend", "limit", "name_prefix", "base_model"):
-        if old.get(key) != getattr(new, key):
+    for key in ("suite", "tasks", "langs", "backend", "limit", "name_prefix", "base_model", "seed_data"):
+        if old.get(key, SweepSpec.model_fields[key].default) != getattr(new, key):
             raise ConfigError(
                 f"this output folder was run with {key}={old.get(key)!r}, not {getattr(new, key)!r}: "
                 "use a new --output (results from different settings must not mix)"

@@ -3,7 +3,9 @@
 A *point* is one (variant, pairs, seed) training run followed by a benchmark run. Points differ from the
 recipe only by ``--set``-style overrides, so every point is reproducible with ``mlctl-zoo train RECIPE
 --set ...`` and its recipe hash identifies it. Every point keeps ``data.seed`` of the recipe, so the
-``data.max_pairs=N`` subsets of one sweep are prefixes of each other (the trainer's contract).
+``data.max_pairs=N`` subsets of one sweep are prefixes of each other (the trainer's contract); with
+``seed_data`` each seed sets ``data.seed`` too, so the subsets of one seed are prefixes of each other and
+the seeds differ in the data sample itself.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class SweepSpec(_Strict):
     name_prefix: str = Field(description="zoo names are <prefix>-<variant>-p<pairs>-s<seed>")
     runs_dir: str = Field(description="where checkpoints go (never inside the output folder)")
     baseline: bool = Field(default=True, description="bench the untrained base model as the reference line")
+    seed_data: bool = Field(default=False, description="each seed also sets data.seed: seeds vary the data sample "
+                            "(which pairs, which labelled examples), not only batch order and dropout")
     trained_languages: list[str] = Field(default_factory=list, description="from the recipe's data section")
     base_model: str = ""
 
@@ -204,6 +208,7 @@ def plan_points(spec: SweepSpec) -> list[Point]:
             *v.set_args(),
             f"data.max_pairs={pairs}",
             f"training.seed={seed}",
+            *([f"data.seed={seed}"] if spec.seed_data else []),
             f"output.name={name}",
             f"output.dir={set_value(ckpt)}",
         ]

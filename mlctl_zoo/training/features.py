@@ -76,3 +76,31 @@ def pad(seqs: list[list[int]], pad_id: int, special: list[list[int]] | None = No
         if special is not None:
             spec[i, : len(s)] = torch.tensor(special[i], dtype=torch.bool)
     return ids, mask, spec
+
+
+def labelled_views(examples, batch_size: int, label_ids: dict[str, int],
+                   rng: np.random.Generator) -> list[tuple[list[tuple[str, str]], list[int]]]:
+    """The label-aware stream's batches: ``batch_size`` examples each, every example with its views.
+
+    An example is an English sentence pair (premise, hypothesis) with a label; each example contributes
+    its English pair and, when it has translations, one translated pair (the language drawn from ``rng``),
+    which carries the same label. In the supervised contrast over a batch's views, the positives of a view
+    are every other view with the same label: its own translation (or its English source) and every
+    example of that label with its translations; every view of another label is a negative. A batch of
+    fewer than two examples is dropped (no contrast).
+    """
+    out = []
+    for start in range(0, len(examples) - 1, batch_size):
+        chunk = examples[start : start + batch_size]
+        if len(chunk) < 2:
+            continue
+        texts, labels = [], []
+        for ex in chunk:
+            texts.append(ex.text)
+            labels.append(label_ids[ex.label])
+            if ex.translations:
+                langs = sorted(ex.translations)
+                texts.append(ex.translations[langs[int(rng.integers(len(langs)))]])
+                labels.append(label_ids[ex.label])
+        out.append((texts, labels))
+    return out

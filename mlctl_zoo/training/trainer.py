@@ -141,6 +141,8 @@ def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: l
         batches.extend(extra[: int(round((epochs - full) * len(extra)))])
     elif epochs < 1:
         batches = batches[: max(1, int(round(epochs * len(batches))))]
+    if labelled_batches and tr.max_steps is not None:
+        return _fixed_steps_mix(n_parallel, labelled_batches, recipe, batches, shuffled_epoch, rng)
     items: list[tuple[str, list[int]]] = [("parallel", b) for b in batches]
     if labelled_batches:
         d = recipe.data
@@ -159,6 +161,26 @@ def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: l
                     items.extend(("parallel", b) for b in shuffled_epoch())
         items = items[: tr.max_steps]
     return items
+
+
+def _fixed_steps_mix(n_parallel: int, labelled_batches: int, recipe: Recipe, first_epoch: list[list[int]],
+                     shuffled_epoch, rng: np.random.Generator) -> list[tuple[str, list[int]]]:
+    """``training.max_steps`` with a labelled stream: the streams split the steps by their weights.
+
+    Of ``max_steps`` steps, ``round(max_steps * w_l / (w_p + w_l))`` are labelled batches (cycled in
+    order) and the rest parallel batches (epochs of fresh shuffles), in one uniformly shuffled order. So
+    the share of labelled steps is the same at every data size: a sweep that holds the updates fixed
+    changes only how many distinct pairs the parallel steps draw from.
+    """
+    d, steps = recipe.data, recipe.training.max_steps
+    share = 1.0 if not n_parallel else d.labelled_weight / max(d.parallel_weight + d.labelled_weight, 1e-9)
+    n_lab = int(round(steps * share))
+    par: list[list[int]] = list(first_epoch) if n_parallel else []
+    while len(par) < steps - n_lab:
+        par.extend(shuffled_epoch())
+    items = [("parallel", b) for b in par[: steps - n_lab]]
+    items += [("labelled", [i % labelled_batches]) for i in range(n_lab)]
+    return [items[i] for i in rng.permutation(len(items))]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -235,7 +257,7 @@ class _Run:
         self.word_sources = _word_sources(r, langs, self.ddir)
 
     def _features(self):
-        from mlctl_zoo.training.features import tokenise
+        from mlctl_zoo.training.features import labelled_views, tokenise
         from mlctl_zoo.training.wordpairs import Dictionary, char_span_to_tokens, find_word_pair
 
         r, tok, L = self.recipe, self.tokenizer, self.recipe.training.max_length
@@ -274,20 +296,9 @@ class _Run:
             names = sorted({ex.label for ex in self.labelled})
             self.label_ids = {n: i for i, n in enumerate(names)}
             rng = np.random.default_rng(r.data.seed + 2)
-            bs = r.training.batch_size
-            for start in range(0, len(self.labelled) - 1, bs):
-                chunk = self.labelled[start : start + bs]
-                if len(chunk) < 2:
-                    continue
-                texts, labels = [], []
-                for ex in chunk:
-                    texts.append(ex.text)
-                    labels.append(self.label_ids[ex.label])
-                    if ex.translations:
-                        langs = sorted(ex.translations)
-                        texts.append(ex.translations[langs[int(rng.integers(len(langs)))]])
-                        labels.append(self.label_ids[ex.label])
-                enc = tok([t[0] for t in texts], [t[1] for t in texts], truncation=True, max_length=L,
+            lab_len = r.training.labelled_max_length or L
+            for texts, labels in labelled_views(self.labelled, r.training.batch_size, self.label_ids, rng):
+                enc = tok([t[0] for t in texts], [t[1] for t in texts], truncation=True, max_length=lab_len,
                           return_special_tokens_mask=True)
                 self.lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))
 

@@ -45,17 +45,39 @@ def test_points_are_prefixes_of_one_sample_and_reproducible():
     assert not spec.runs_dir.startswith("sweeps")
 
 
+def _recipe_for(variants_file):
+    """The sweep recipe a shipped variants file goes with (the label-aware study has its own)."""
+    if variants_file.name.startswith("_variants-label-aware"):
+        return REPO / "recipes" / "sweeps" / "minilm-label-aware-nli.yaml"
+    return RECIPE
+
+
+def _plain(node):
+    if isinstance(node, list):
+        return [_plain(x) for x in node]
+    return node.model_dump(exclude_unset=True) if hasattr(node, "model_dump") else node
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "recipes" / "sweeps").glob("_variants-*.yaml")), ids=lambda p: p.name)
 def test_shipped_variants_apply_to_the_sweep_recipe(path):
     variants = load_variants(path)
-    assert variants and all(v.overrides for v in variants)  # a one-variant file (a control) is fine
+    assert variants  # a one-variant file (a control) is fine; `{}` is the recipe as is
     for v in variants:
-        recipe, _ = load_recipe(RECIPE, v.set_args())
+        recipe, _ = load_recipe(_recipe_for(path), v.set_args())
         for key, value in v.overrides.items():  # every override lands in the resolved recipe
             node = recipe
             for part in key.split("."):
                 node = getattr(node, part)
-            assert node == value or [str(x) for x in node] == value, key
+            assert _plain(node) == value or [str(x) for x in node] == value, key
+
+
+def test_seed_data_makes_each_seed_a_data_sample_of_its_own():
+    spec, _ = make_spec(RECIPE, pairs=[1000, 2000], seeds=[1, 2], variants_file=VARIANTS, seed_data=True)
+    loaded = {(p.variant, p.pairs, p.seed): load_recipe(RECIPE, p.overrides)[0] for p in plan_points(spec)}
+    for (variant, pairs, seed), recipe in loaded.items():
+        assert recipe.data.seed == seed and recipe.training.seed == seed
+    plain, _ = make_spec(RECIPE, pairs=[1000], seeds=[1], variants_file=VARIANTS)
+    assert not any(o.startswith("data.seed=") for p in plan_points(plain) for o in p.overrides)
 
 
 def test_variants_nested_or_dotted_and_errors(tmp_path):

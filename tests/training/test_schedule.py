@@ -23,3 +23,20 @@ def test_max_steps_cycles_with_a_fresh_shuffle_per_pass(tmp_path, make_recipe):
     assert passes[0] != passes[1] or passes[1] != passes[2]  # not the same order three times
     again = _schedule(16, 0, recipe, lengths, np.random.default_rng(0))
     assert [tuple(b) for _, b in again] == [tuple(b) for _, b in items]  # deterministic from the seed
+
+
+def test_fixed_steps_split_the_streams_by_weight_at_every_data_size(tmp_path, make_recipe):
+    recipe, _ = load_recipe(make_recipe(tmp_path / "model", training={"max_steps": 30},
+                                        data={"labelled": [{"path": "nli-en.tsv"}], "parallel_weight": 1.0,
+                                              "labelled_weight": 0.5}, objective={"label_weight": 0.5}))
+    for n in (16, 64, 400):  # 4, 16 and 100 parallel batches of 4: the labelled share must not move
+        lengths = [5 + (i % 7) for i in range(n)]
+        items = _schedule(n, 3, recipe, lengths, np.random.default_rng(0))
+        kinds = [k for k, _ in items]
+        assert len(items) == 30 and kinds.count("labelled") == 10 and kinds.count("parallel") == 20
+        assert sorted({b[0] for k, b in items if k == "labelled"}) == [0, 1, 2]  # cycles over the labelled batches
+        par = [i for k, b in items if k == "parallel" for i in b]
+        assert set(par) <= set(range(n)) and len(par) == 20 * 4
+        if n >= 80:  # one epoch is enough: no pair repeats
+            assert len(set(par)) == len(par)
+    assert "labelled" in [k for k, _ in items[:15]]  # spread over the run, not bunched at the end

@@ -136,6 +136,9 @@ class TrainingSpec(_Strict):
     epochs: float | None = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, gt=0, description="overrides epochs when set")
     max_length: int = Field(default=128, gt=1, description="tokens per side")
+    labelled_batch_size: int | None = Field(
+        default=None, gt=1, description="labelled examples per labelled batch (each with its translated view); "
+        "null = batch_size")
     labelled_max_length: int | None = Field(
         default=None, gt=1, description="tokens per labelled example (premise and hypothesis together); "
         "null = max_length")

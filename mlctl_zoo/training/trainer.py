@@ -297,7 +297,8 @@ class _Run:
             self.label_ids = {n: i for i, n in enumerate(names)}
             rng = np.random.default_rng(r.data.seed + 2)
             lab_len = r.training.labelled_max_length or L
-            for texts, labels in labelled_views(self.labelled, r.training.batch_size, self.label_ids, rng):
+            for texts, labels in labelled_views(self.labelled, r.training.labelled_batch_size or r.training.batch_size,
+                                               self.label_ids, rng):
                 enc = tok([t[0] for t in texts], [t[1] for t in texts], truncation=True, max_length=lab_len,
                           return_special_tokens_mask=True)
                 self.lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))

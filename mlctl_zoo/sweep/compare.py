@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.sweep.plots import plot_file, write_plots
-from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, reading
+from mlctl_zoo.sweep.plots import band_caption, plot_file, write_plots
+from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
 from mlctl_zoo.sweep.report import CSV_FILE, _table
 from mlctl_zoo.sweep.results import Summary, collect_rows, load_sweep, summarize, write_csv
 from mlctl_zoo.sweep.spec import BASELINE_VARIANT
@@ -33,6 +33,7 @@ class CompareResult:
     plots: list[str]
     summary: Summary
     reading: dict[tuple[str, str], list[str]]
+    stats: Analysis | None = None
 
     def to_json(self) -> dict:
         from mlctl_zoo.sweep.results import as_jsonable
@@ -40,7 +41,8 @@ class CompareResult:
         return {"output": str(self.output), "rows": self.rows, "variants": self.variants,
                 "report": str(self.output / COMPARE_FILE), "csv": str(self.output / CSV_FILE),
                 "plots": [str(self.output / p) for p in self.plots], "summary": as_jsonable(self.summary),
-                "reading": {f"{t}/{g}": lines for (t, g), lines in self.reading.items()}}
+                "reading": {f"{t}/{g}": lines for (t, g), lines in self.reading.items()},
+                "stats": self.stats.to_json() if self.stats else None}
 
 
 def merge_rows(sources: list[tuple[Path, list[dict]]]) -> list[dict]:
@@ -84,17 +86,19 @@ def build_comparison(folders: list[str | Path], output: str | Path,
     output.mkdir(parents=True, exist_ok=True)
     write_csv(rows, output / CSV_FILE)
     summary = summarize(rows)
-    read = reading(summary, threshold)
+    analysis = analyze(summary, threshold)
+    read = sentences(analysis, threshold)
     for stale in output.glob("plot-*.png"):
         stale.unlink()
     plots = write_plots(summary, output)
-    atomic_write_text(output / COMPARE_FILE, render(folders, metas, summary, read, plots, threshold, output))
+    atomic_write_text(output / COMPARE_FILE, render(folders, metas, summary, read, plots, threshold, output,
+                                                     analysis))
     return CompareResult(output=output, rows=len(rows), variants=summary.variants(), plots=plots,
-                         summary=summary, reading=read)
+                         summary=summary, reading=read, stats=analysis)
 
 
 def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict, plots: list[str],
-           threshold: float, output: Path) -> str:
+           threshold: float, output: Path, analysis: Analysis | None = None) -> str:
     out = ["# Sweep comparison", "", "The curves of several sweeps on one set of axes.", "",
            "| folder | recipe | variants | sizes | seeds |", "|---|---|---|---|---|"]
     for f, meta in zip(folders, metas):
@@ -109,15 +113,14 @@ def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict,
                 "the dashed base line is the first folder's.")]
     out += ["", "## Reading (automatic)", "",
             (f"As in `sweep report`: gains per doubling of the pairs; *flattens* below {threshold} per doubling; "
-            "a difference *exceeds the seed spread* where the seed ranges do not overlap.")]
-    for (task, group), lines in read.items():
-        out += ["", f"### {task}, {group} languages", ""]
-        out += [f"- {line}" for line in lines]
+             f"a difference *exceeds the seed noise* where its 95% interval over seeds excludes 0. {METHOD_NOTE} "
+             "Variants from different folders are paired by seed number too when they ran the same seeds.")]
+    out += render_reading(analysis if analysis is not None else analyze(summary, threshold), read)
     for task in sorted({t for t, _ in summary.cells}):
         out += ["", f"## {task} ({summary.metrics.get(task) or 'score'})", ""]
         out += _table(summary, task)
         if plot_file(task) in plots:
-            out += ["", f"![{task}]({plot_file(task)})"]
+            out += ["", f"![{task}]({plot_file(task)})", "", band_caption(summary)]
     out += ["", "## Commands", "", "Each folder was run with:", "", "```bash"]
     for meta in metas:
         out += [c["command"] for c in meta.get("commands", [])[-1:]] or ["(not recorded)"]

@@ -1,6 +1,8 @@
 """Scaling plots: score against pairs (log2 axis), one panel per language group, one line per variant.
 
-Each line is the seed mean; the band is the min-max range over seeds; the dashed line is the base model.
+Each line is the seed mean; the band is the 95% t-interval of that mean when every point of the figure has
+three seeds or more, else the min-max range over seeds (with two seeds a 95% interval has 1 df and is 12.7
+standard errors wide: it would hide the lines); the dashed line is the base model.
 """
 
 from __future__ import annotations
@@ -8,12 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlctl_zoo.sweep.langs import GROUPS
-from mlctl_zoo.sweep.results import Summary
+from mlctl_zoo.sweep.results import Cell, Summary
+from mlctl_zoo.sweep.stats import t_interval
 from mlctl_zoo.utils.files import atomic_write_bytes
 
 
 def plot_file(task: str) -> str:
     return f"plot-{task.replace('/', '-')}.png"
+
+
+def band_kind(summary: Summary) -> str:
+    """``"95% CI"`` when every plotted cell has at least three seeds, else ``"min-max"``."""
+    cells = [c for (_, g), bv in summary.cells.items() if g in GROUPS for bp in bv.values() for c in bp.values()]
+    return "95% CI" if cells and min(c.n for c in cells) >= 3 else "min-max"
+
+
+def band_caption(summary: Summary) -> str:
+    if band_kind(summary) == "95% CI":
+        return ("Lines: mean over seeds; bands: 95% t-interval of that mean over seeds (n - 1 df); dashed: the "
+                "untrained base model.")
+    return ("Lines: mean over seeds; bands: min-max range over seeds (fewer than three seeds somewhere, so not a "
+            "95% interval); dashed: the untrained base model.")
+
+
+def _band(cell: Cell, kind: str) -> tuple[float, float]:
+    if kind == "95% CI":
+        iv = t_interval(list(cell.per_seed.values()))
+        return iv.lo, iv.hi
+    return cell.lo, cell.hi
 
 
 def write_plots(summary: Summary, folder: Path) -> list[str]:
@@ -27,6 +51,7 @@ def write_plots(summary: Summary, folder: Path) -> list[str]:
     from matplotlib.ticker import FixedLocator, NullLocator
 
     written = []
+    kind = band_kind(summary)
     tasks = sorted({t for t, _ in summary.cells})
     for task in tasks:
         groups = [g for g in GROUPS if (task, g) in summary.cells]
@@ -42,7 +67,8 @@ def write_plots(summary: Summary, folder: Path) -> list[str]:
                 means = [cells[n].mean for n in xs]
                 (line,) = ax.plot(xs, means, marker="o", label=variant)
                 if any(cells[n].n > 1 for n in xs):
-                    ax.fill_between(xs, [cells[n].lo for n in xs], [cells[n].hi for n in xs],
+                    bands = [_band(cells[n], kind) for n in xs]
+                    ax.fill_between(xs, [b[0] for b in bands], [b[1] for b in bands],
                                     color=line.get_color(), alpha=0.2, linewidth=0)
             base = summary.baseline.get((task, group))
             if base is not None:
@@ -56,7 +82,7 @@ def write_plots(summary: Summary, folder: Path) -> list[str]:
             ax.set_title(f"{task}: {group} languages", fontsize=10)
             ax.set_xlabel("parallel pairs (log2)" + (f"\n{langs}" if langs else ""), fontsize=8)
             ax.grid(True, alpha=0.3)
-        axes[0][0].set_ylabel(f"{summary.metrics.get(task) or 'score'} (mean over seeds; band: min-max)")
+        axes[0][0].set_ylabel(f"{summary.metrics.get(task) or 'score'} (mean over seeds; band: {kind})")
         axes[0][-1].legend(fontsize=8, loc="best")
         fig.tight_layout()
         buf = io.BytesIO()

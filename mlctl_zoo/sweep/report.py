@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.sweep.langs import GROUPS
-from mlctl_zoo.sweep.plots import write_plots
-from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, reading
+from mlctl_zoo.sweep.plots import band_caption, write_plots
+from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
 from mlctl_zoo.sweep.results import (
     Summary,
     collect_rows,
@@ -33,6 +33,7 @@ class ReportResult:
     plots: list[str]
     summary: Summary
     reading: dict[tuple[str, str], list[str]]
+    stats: Analysis | None = None
 
     def to_json(self) -> dict:
         from mlctl_zoo.sweep.results import as_jsonable
@@ -43,6 +44,7 @@ class ReportResult:
             "csv": str(self.folder / CSV_FILE), "plots": [str(self.folder / p) for p in self.plots],
             "summary": as_jsonable(self.summary),
             "reading": {f"{t}/{g}": lines for (t, g), lines in self.reading.items()},
+            "stats": self.stats.to_json() if self.stats else None,
         }
 
 
@@ -103,7 +105,7 @@ def _language_table(rows: list[dict], task: str) -> list[str]:
 
 
 def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: list[str],
-           threshold: float, rows: list[dict] | None = None) -> str:
+           threshold: float, rows: list[dict] | None = None, analysis: Analysis | None = None) -> str:
     spec = meta.get("spec", {})
     done = [s for s in states if s.get("status") == "done"]
     trained_points = [s for s in states if s["point"]["variant"] != BASELINE_VARIANT]
@@ -134,11 +136,9 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
     out += ["", "## Reading (automatic)", ""]
     out.append(f"Gains are points of the task's metric per doubling of the pairs (least-squares slope against "
                f"log2 pairs, then each step); a curve *flattens* where every later step gains less than "
-               f"{threshold} per doubling; a difference *exceeds the seed spread* where the seed ranges "
-               f"(min-max) of the two variants do not overlap.")
-    for (task, group), lines in read.items():
-        out += ["", f"### {task}, {group} languages", ""]
-        out += [f"- {line}" for line in lines]
+               f"{threshold} per doubling; a difference *exceeds the seed noise* where its 95% interval over "
+               f"seeds excludes 0. {METHOD_NOTE}")
+    out += render_reading(analysis if analysis is not None else analyze(summary, threshold), read)
     for task in sorted({t for t, _ in summary.cells}):
         metric = summary.metrics.get(task) or "score"
         out += ["", f"## {task} ({metric})", ""]
@@ -146,7 +146,7 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
         if rows:
             out += ["", *_language_table(rows, task)]
         if f"plot-{task.replace('/', '-')}.png" in plots:
-            out += ["", f"![{task}](plot-{task.replace('/', '-')}.png)"]
+            out += ["", f"![{task}](plot-{task.replace('/', '-')}.png)", "", band_caption(summary)]
     out += ["", "## Points", "", "| point | zoo name | status | recipe sha256 | pairs seen | train s | bench s |",
             "|---|---|---|---|---|---|---|"]
     for s in states:
@@ -182,13 +182,15 @@ def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD) -> Repor
     rows = collect_rows(meta, states)
     write_csv(rows, folder / "results.csv")
     summary = summarize(rows)
-    read = reading(summary, threshold)
+    analysis = analyze(summary, threshold)
+    read = sentences(analysis, threshold)
     for stale in folder.glob("plot-*.png"):
         stale.unlink()
     plots = write_plots(summary, folder) if rows else []
-    atomic_write_text(folder / REPORT_FILE, render(meta, states, summary, read, plots, threshold, rows))
+    atomic_write_text(folder / REPORT_FILE, render(meta, states, summary, read, plots, threshold, rows,
+                                                   analysis))
     trained = [s for s in states if s["point"]["variant"] != BASELINE_VARIANT]
     return ReportResult(folder=folder, rows=len(rows),
                         points_done=sum(1 for s in trained if s.get("status") == "done"),
                         points_total=len(meta.get("plan", [])) or len(trained), plots=plots, summary=summary,
-                        reading=read)
+                        reading=read, stats=analysis)

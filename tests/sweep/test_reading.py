@@ -6,6 +6,7 @@ import pytest
 
 from mlctl_zoo.sweep.reading import (
     compare,
+    curve_stats,
     flattens_at,
     read_comparisons,
     read_curve,
@@ -35,20 +36,26 @@ def test_where_it_flattens():
     assert flattens_at([1, 2, 4, 8, 16], [50, 50.1, 53, 53.2, 53.3], threshold=0.5) == 4
 
 
-def test_variant_difference_against_seed_spread():
-    a = cells({1000: [50, 51], 2000: [55, 56]})
-    b = cells({1000: [50.5, 51.5], 2000: [52, 53]})
+def test_variant_difference_against_seed_noise():
+    # same seeds: paired by seed; d = -0.5, +0.5 at 1k (within the noise), 2.9, 3.1 at 2k (t with 1 df: 12.706)
+    a = cells({1000: [50, 52], 2000: [55, 56]})
+    b = cells({1000: [50.5, 51.5], 2000: [52.1, 52.9]})
     comps = compare("a", "b", a, b)
-    assert [c.separated for c in comps] == [False, True]
+    assert [c.interval.method for c in comps] == ["paired t", "paired t"]
+    assert [c.beyond_noise for c in comps] == [False, True]
     assert comps[1].diff == pytest.approx(3.0)
+    assert comps[1].interval.hi == pytest.approx(3.0 + 12.706204736 * 0.1)
     line = read_comparisons(["b", "a"], {"a": a, "b": b})[0]
-    assert "beyond the seed spread at 1/2 sizes" in line and "2k +3.00" in line
+    assert "beyond the seed noise (95% interval excludes 0; paired by seed) at 1/2 sizes" in line
+    assert "2k +3.00 [+1.73, +4.27]" in line
     one_seed = compare("a", "b", cells({1000: [50]}), cells({1000: [49]}))
-    assert one_seed[0].separated is None
+    assert one_seed[0].beyond_noise is None
 
 
 def test_curve_sentence():
-    text = read_curve("cz-snt", cells({1000: [50, 50], 2000: [53, 53], 4000: [54, 54.4]}), baseline=40.0,
-                      threshold=0.5)
+    c = curve_stats("cz-snt", cells({1000: [50, 50], 2000: [53, 53], 4000: [54, 54.4]}))
+    text = read_curve(c, baseline=40.0, threshold=0.5)
     assert "from 40.0 (base model) to 50.0" in text
     assert "+3.00, +1.20" in text and "still rising" in text and "seed spread up to 0.40" in text
+    # per-seed slopes 2.0 and 2.2: 2.1 ± 12.706 * 0.1
+    assert "+2.10 points per doubling from 1k to 4k (95% CI [+0.83, +3.37] over 2 seeds" in text

@@ -114,7 +114,8 @@ def test_report_reads_the_fake_curve(tmp_path, fakes):
     # fake: +3 per doubling to 4000, then flat; word level +1 with seeds 0.2 apart
     assert "**cz-snt**" in text and "steps: +3.00, +3.00, +0.00" in text
     assert "flattens from 4k pairs" in text
-    assert "**ml-ctl-cz vs cz-snt**: +1.00 points" in text and "beyond the seed spread at 4/4 sizes" in text
+    assert "**ml-ctl-cz vs cz-snt**: +1.00 points" in text
+    assert "beyond the seed noise (95% interval excludes 0; paired by seed) at 4/4 sizes" in text  # d = 1 at every seed
     assert "mlctl-zoo sweep run test" in text and "--set data.max_pairs=8000" in text
     meta = json.loads((tmp_path / "out/sweep.json").read_text())
     assert meta["recipe_sha256"] in text

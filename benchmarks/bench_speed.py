@@ -38,7 +38,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from mlctl_zoo.benchmarks.runner import run_benchmarks
     from mlctl_zoo.utils.provenance import package_versions, utc_now
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     repo = Path(__file__).resolve().parents[1]
     # a scratch copy of the registry, so timing runs leave the real zoo's results alone

@@ -92,7 +92,7 @@ def main() -> None:
     from mlctl_zoo.models.resolve import resolve_model
     from mlctl_zoo.utils.files import atomic_write_json
     from mlctl_zoo.utils.provenance import package_versions, utc_now
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     threads = args.threads or physical_cores()
     torch.set_num_threads(threads)

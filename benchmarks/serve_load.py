@@ -177,7 +177,7 @@ def in_process(registry: Path, model: str, export_path: str, max_length: int, se
     (``spin``: ONNX Runtime's idle busy-wait, default on; the server turns it off)."""
     from mlctl_zoo.models.onnx_encoder import OnnxEncoder
     from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     zoo = Zoo(registry)
     enc = OnnxEncoder.from_resolved(resolve_model(model, zoo), device="cpu", max_length=max_length,

@@ -45,7 +45,7 @@ def run_ours(pairs, work: Path, batch: int, max_length: int) -> dict:
     import yaml
 
     from mlctl_zoo.training.trainer import train_recipe
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     tsv = work / "pairs.tsv"
     tsv.write_text("".join(f"{e}\t{x}\n" for e, x in pairs), encoding="utf-8")
@@ -70,8 +70,11 @@ def run_ours(pairs, work: Path, batch: int, max_length: int) -> dict:
 
 def run_st(pairs, work: Path, batch: int, max_length: int) -> dict:
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, \
-        SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from mlctl_zoo.models.resolve import package_model_dir

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlctl_zoo.errors import ConfigError, DataError
-from mlctl_zoo.utils.registry import Registry
+from mlctl_zoo.utils.lookup import Registry
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ConfigError, DataError
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.utils.registry import Registry
+from mlctl_zoo.utils.lookup import Registry
 
 
 class SuiteTask(BaseModel):
@@ -62,7 +62,7 @@ class Suite(BaseModel):
         known = {t.meta.name for t in all_tasks()}
         for item in v:
             if item.task not in known:
-                from mlctl_zoo.utils.registry import unknown_name_message
+                from mlctl_zoo.utils.lookup import unknown_name_message
 
                 raise ValueError(unknown_name_message("task", item.task, known))
         if not v:

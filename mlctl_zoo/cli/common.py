@@ -30,7 +30,7 @@ DataDirOpt = Annotated[
 
 
 def get_zoo(registry: Path | None):
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     return Zoo(registry)
 

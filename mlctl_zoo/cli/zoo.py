@@ -76,8 +76,8 @@ def add(
 ) -> None:
     """Register a pretrained model. A hub id is recorded, not downloaded; a shipped base model needs no --model."""
     from mlctl_zoo.errors import ConfigError
+    from mlctl_zoo.utils.names import validate_name
     from mlctl_zoo.utils.provenance import utc_now
-    from mlctl_zoo.zoo.names import validate_name
 
     zoo = get_zoo(registry)
     try:
@@ -85,8 +85,8 @@ def add(
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if model is None:
-        from mlctl_zoo.utils.registry import unknown_name_message
-        from mlctl_zoo.zoo.registry import builtin_zoo
+        from mlctl_zoo.utils.lookup import unknown_name_message
+        from mlctl_zoo.zoo.store import builtin_zoo
 
         shipped = builtin_zoo()
         if name not in shipped:

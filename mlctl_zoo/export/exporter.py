@@ -21,7 +21,7 @@ from mlctl_zoo.export.graph import OUTPUT_NAME
 from mlctl_zoo.export.parity import TOLERANCES, check_parity, parity_figures
 from mlctl_zoo.export.probes import PROBE_SENTENCES
 from mlctl_zoo.models.onnx_encoder import META_FILE
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 OPT_LEVELS = ("O1", "O2", "O3", "O4")
 QUANTIZE = ("int8",)

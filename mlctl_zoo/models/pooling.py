@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from mlctl_zoo.utils.registry import Registry
+from mlctl_zoo.utils.lookup import Registry
 
 # fn(last, first, mask) -> [batch, dim]; `first` is None unless the pooling needs hidden_states[1]
 POOLINGS: Registry[Callable] = Registry("pooling")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ModelError
-from mlctl_zoo.zoo.registry import Zoo
 from mlctl_zoo.zoo.schema import ModelSource
+from mlctl_zoo.zoo.store import Zoo
 
 
 @dataclass
@@ -113,7 +113,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
     (``all-minilm-l6-v2``, ``mbert``, ...: known to every zoo, a new one included); a string that is none of
     these is taken as a hub id.
     """
-    from mlctl_zoo.zoo.registry import builtin_zoo
+    from mlctl_zoo.zoo.store import builtin_zoo
 
     builtin = builtin_zoo()
     in_zoo = zoo is not None and zoo.path.exists() and spec in zoo
@@ -155,14 +155,14 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
     if looks_like_path:
         hint = ""
         if zoo is not None:
-            from mlctl_zoo.utils.registry import unknown_name_message
+            from mlctl_zoo.utils.lookup import unknown_name_message
 
             known = zoo.names() if zoo.path.exists() else []
             hint = "; " + unknown_name_message("zoo model", spec, known)
         raise ModelError(f"{spec}: no such folder{hint}")
     hint = None
     if zoo is not None and "/" not in spec:  # a bare name is more often a zoo name than a hub id
-        from mlctl_zoo.utils.registry import did_you_mean
+        from mlctl_zoo.utils.lookup import did_you_mean
 
         known = (zoo.names() if zoo.path.exists() else []) + builtin.names()
         where = f"zoo {zoo.path}" if zoo.path.exists() else f"zoo {zoo.path} (no such file)"

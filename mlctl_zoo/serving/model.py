@@ -198,7 +198,7 @@ def chosen_export(resolved: ResolvedModel, wanted: str):
 def prepare(settings, zoo=None) -> ResolvedModel:
     """Cheap checks before a server starts: the model is a zoo name and can be served as asked."""
     from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     if not settings.model:
         raise ConfigError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
@@ -229,7 +229,7 @@ def _export_record(resolved: ResolvedModel, encoder) -> dict | None:
 
 def load_served_model(settings, zoo=None) -> ServedModel:
     """Resolve, export if needed, load and warm up the model named in ``settings``."""
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     zoo = zoo if zoo is not None else Zoo()
     resolved = prepare(settings, zoo)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlctl_zoo.config.loader import load_yaml_mapping, parse_overrides, validate_model
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.zoo.names import NAME_RE
+from mlctl_zoo.utils.names import NAME_RE
 
 BASELINE_VARIANT = "base"  # the untrained base model, benched once as the curve's reference
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")

@@ -35,8 +35,8 @@ from mlctl_zoo.training.checkpoint import (
     write_card,
 )
 from mlctl_zoo.utils.files import atomic_write_json
-from mlctl_zoo.zoo.names import validate_name
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.zoo.store import Zoo
 
 LOG_FILE = "train_log.jsonl"
 
@@ -437,8 +437,14 @@ class _Run:
                                  step=record["step"])
 
     def _progress(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         from mlctl_zoo.cli.common import err_console
 

@@ -1,6 +1,6 @@
 """The model zoo: ``registry.yaml`` read, validated and written atomically under a lock."""
 
-from mlctl_zoo.zoo.registry import Zoo, builtin_zoo, default_registry_path
 from mlctl_zoo.zoo.schema import BaseEntry, Entry, TrainedEntry
+from mlctl_zoo.zoo.store import Zoo, builtin_zoo, default_registry_path
 
 __all__ = ["Zoo", "builtin_zoo", "default_registry_path", "Entry", "BaseEntry", "TrainedEntry"]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlctl_zoo.zoo.names import validate_name
+from mlctl_zoo.utils.names import validate_name
 
 
 class _Strict(BaseModel):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlctl_zoo.utils.files import sha256_file, tree_digest
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 
 @dataclass

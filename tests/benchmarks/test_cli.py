@@ -30,8 +30,8 @@ def test_list_shows_tasks_and_suites(runner):
 
 
 def test_bench_json_then_leaderboard(runner, registry, tiny_models, tiny_data, tmp_path):
-    from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+    from mlctl_zoo.zoo.store import Zoo
 
     Zoo(registry).add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"]))))
     table = runner.invoke(app, ["bench", "tiny-bert", "--task", "tatoeba", "--langs", "deu",

@@ -8,8 +8,8 @@ import pytest
 def test_tatoeba_and_bucc_onnx_match_torch(registry, tiny_models, tiny_data, tmp_path):
     from mlctl_zoo.benchmarks.runner import run_benchmarks
     from mlctl_zoo.export.exporter import export_model
-    from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+    from mlctl_zoo.zoo.store import Zoo
 
     zoo = Zoo(registry)
     zoo.add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"])), normalize=True))

@@ -8,7 +8,7 @@ import pytest
 
 from mlctl_zoo.benchmarks.runner import run_benchmarks
 from mlctl_zoo.errors import DataError
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 ALL = ["xnli", "pawsx", "panx", "udpos", "bucc2018", "tatoeba"]
 

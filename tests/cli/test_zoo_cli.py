@@ -82,8 +82,8 @@ def test_corrupt_registry_gives_clear_error(tmp_path):
 def test_verify_reports_changed_and_missing_checkpoint_files(tmp_path, tiny_models):
     import shutil
 
-    from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import TrainedEntry
+    from mlctl_zoo.zoo.store import Zoo
     from mlctl_zoo.zoo.verify import checkpoint_record
 
     zoo = Zoo(tmp_path / "registry.yaml")
@@ -121,8 +121,8 @@ def test_cli_import_stays_light():
 
 
 def test_verify_checks_exports_of_base_entries_too(tmp_path):
-    from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+    from mlctl_zoo.zoo.store import Zoo
 
     zoo = Zoo(tmp_path / "registry.yaml")
     zoo.add(BaseEntry(name="b", source=ModelSource(hf_id="org/b", revision="r1")))
@@ -156,7 +156,7 @@ def test_shipped_base_models_match_the_shipped_registry():
     """mlctl_zoo/zoo/base_models.yaml (in the package) and the repo's registry.yaml list the same base models."""
     from pathlib import Path
 
-    from mlctl_zoo.zoo.registry import Zoo, builtin_zoo
+    from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
     shipped = Zoo(Path(__file__).resolve().parents[2] / "registry.yaml").entries()
     builtin = builtin_zoo().entries()

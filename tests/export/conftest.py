@@ -15,8 +15,8 @@ def tiny_zoo(registry, tiny_models):
 
 def make_tiny_zoo(registry, tiny_models):
     """The scratch registry with tiny-bert, tiny-xlmr and tiny-t5 added (see TINY_SETUP)."""
-    from mlctl_zoo.zoo.registry import Zoo
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+    from mlctl_zoo.zoo.store import Zoo
 
     zoo = Zoo(registry)
     for kind, (pooling, normalize) in TINY_SETUP.items():

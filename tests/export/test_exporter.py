@@ -71,7 +71,7 @@ def test_o2_export_registers_a_second_variant(tiny_zoo):
 
 
 def test_minilm_int8_per_channel_keeps_mean_cosine(registry):
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     record = export_model(Zoo(registry), "all-minilm-l6-v2", quantize="int8", progress=False)
     assert record["normalize"] is True and record["embedding_dim"] == 384

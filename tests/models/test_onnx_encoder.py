@@ -86,7 +86,7 @@ def test_folder_with_two_models_or_none_is_refused(plain_bert_export, tmp_path):
 def test_zoo_model_without_export_tells_how_to_export(registry):
     from mlctl_zoo.models.encoder import load_encoder_for
     from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.zoo.registry import Zoo
+    from mlctl_zoo.zoo.store import Zoo
 
     resolved = resolve_model("mbert", Zoo(registry))
     with pytest.raises(ModelError, match="run `mlctl-zoo export mbert"):

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from mlctl_zoo.cli.app import app
 from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.serving.settings import load_settings
-from mlctl_zoo.zoo.registry import Zoo
 from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+from mlctl_zoo.zoo.store import Zoo
 from tests.serving.fakes import free_port, wait_ready
 from tests.serving.test_shutdown import REPO
 

@@ -17,7 +17,7 @@ from mlctl_zoo.sweep.spec import (
     select_points,
     set_value,
 )
-from mlctl_zoo.zoo.names import validate_name
+from mlctl_zoo.utils.names import validate_name
 from tests.sweep.conftest import RECIPE, REPO, VARIANTS
 
 

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mlctl_zoo.cli.app import app
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 from tests.training.conftest import DE, EN, FR
 
 IT = ["Il gatto è seduto sul tappeto.", "Mi piace il tè verde la mattina.", "La casa è grande e vecchia.",

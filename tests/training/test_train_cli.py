@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from mlctl_zoo.cli.app import app
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 
 def test_train_cli_registers_and_prints_json(tiny_models, make_recipe, registry, tiny_data, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from mlctl_zoo.errors import DataError, MlctlError, ZooError
 from mlctl_zoo.training.trainer import train_recipe
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 
 def _train(recipe, registry, tiny_data, tmp_path, **kw):
@@ -149,7 +149,7 @@ _KILL_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
 import mlctl_zoo.training.trainer as trainer
-from mlctl_zoo.zoo.registry import Zoo
+from mlctl_zoo.zoo.store import Zoo
 
 def kill(state):
     if state["step"] == 3:  # a state was saved at step 2 (checkpoint_every=2): die mid-way, without warning

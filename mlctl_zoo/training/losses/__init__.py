@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlctl_zoo.utils.registry import Registry
+from mlctl_zoo.utils.lookup import Registry
 
 CONTRASTIVE: Registry[Callable] = Registry("contrastive loss")
 

@@ -1,6 +1,7 @@
-"""One small registry mechanism for everything found by name (losses, poolings, tasks, ...).
+"""Things found by name (losses, poolings, tasks, suites): one small ``Registry[T]`` table for all of them.
 
-Register with a decorator; unknown names fail with "did you mean" and the list of known names.
+Register with a decorator, ``add`` or ``add_lazy`` (a ``"module:attr"`` target imported on first use);
+unknown names fail with "did you mean" and the list of known names.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""registry.yaml: validation, atomic locked writes, concurrency, crash safety, round trips."""
+"""registry.yaml through the zoo store (``mlctl_zoo.zoo.store``): validation, atomic locked writes, concurrency,
+crash safety, round trips."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlctl_zoo.errors import UnknownNameError, ZooError
-from mlctl_zoo.zoo.registry import Zoo
 from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
+from mlctl_zoo.zoo.store import Zoo
 
 REPO = Path(__file__).resolve().parents[2]
 

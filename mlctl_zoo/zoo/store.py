@@ -23,8 +23,8 @@ from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.errors import UnknownNameError, ZooError
 from mlctl_zoo.utils.files import atomic_write_text
-from mlctl_zoo.utils.registry import unknown_name_message
-from mlctl_zoo.zoo.names import validate_name
+from mlctl_zoo.utils.lookup import unknown_name_message
+from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.zoo.schema import Entry
 
 REGISTRY_ENV = "MLCTL_ZOO_REGISTRY"

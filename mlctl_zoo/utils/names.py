@@ -1,4 +1,5 @@
-"""Zoo names: lower-case, no path separators, so nothing can escape the zoo directory."""
+"""Zoo names (entries, recipe ``output.name``, sweep points): lower-case, no path separators, so nothing can
+escape the zoo directory. Used by ``zoo``, ``config`` and ``sweep`` alike, so it lives in the ground layer."""
 
 from __future__ import annotations
 

@@ -86,10 +86,10 @@ def main() -> None:
     import torch
 
     from mlctl_zoo.export.exporter import export_model
-    from mlctl_zoo.export.providers import physical_cores
-    from mlctl_zoo.models.encoder import TorchEncoder
     from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+    from mlctl_zoo.models.providers import physical_cores
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.utils.files import atomic_write_json
     from mlctl_zoo.utils.provenance import package_versions, utc_now
     from mlctl_zoo.zoo.store import Zoo

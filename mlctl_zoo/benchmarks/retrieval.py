@@ -28,7 +28,7 @@ class RetrievalTask(Task):
 
     def encoder(self, model):
         if self._encoder is None:
-            from mlctl_zoo.models.encoder import load_encoder_for
+            from mlctl_zoo.models.backends import load_encoder_for
 
             max_length = effective_max_length(model, int(self.hyperparameters().get("max_length", 128)))
             self.ctx.say(f"{self.meta.name}: loading {model.name} ({self.ctx.backend}, {self.ctx.device})")

@@ -1,1 +1,2 @@
-"""ONNX export (Optimum), ORTOptimizer levels, dynamic int8, the parity gate, execution providers."""
+"""ONNX export (Optimum), ORTOptimizer levels, dynamic int8, the parity gate. Sessions, execution providers
+and export records live below, in ``mlctl_zoo.models``: bench and serve use them too."""

@@ -3,12 +3,12 @@
 Same batching as ``TorchEncoder``: inputs sorted by token length, dynamic padding per batch, results
 returned in input order. Graphs written by ``mlctl-zoo export`` return the pooled vector
 (``sentence_embedding``); plain Optimum ``feature-extraction`` graphs (``last_hidden_state``) are
-pooled here (mean or cls). CPU sessions use one intra-op thread per physical core.
+pooled here (mean or cls). CPU sessions use one intra-op thread per physical core
+(``mlctl_zoo.models.providers``); which recorded export to open is chosen in ``mlctl_zoo.models.exports``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,57 +16,15 @@ import numpy as np
 
 from mlctl_zoo.errors import ModelError
 from mlctl_zoo.models.encoder import l2_normalize, length_sorted_batches
-
-META_FILE = "mlctl_export.json"  # written beside the .onnx file by `mlctl-zoo export`
-POOLED_OUTPUT = "sentence_embedding"
-HIDDEN_OUTPUT = "last_hidden_state"
-
-# which recorded export suits a device, best first: (precision, optimised?)
-_PREFERENCE = {
-    "cpu": [("int8", True), ("int8", False), ("fp32", True), ("fp32", False)],
-    "cuda": [("fp16", True), ("fp32", True), ("fp32", False)],
-}
-_PREFERENCE["tensorrt"] = _PREFERENCE["cuda"]
-
-
-def find_onnx_file(path: str | Path) -> Path:
-    """The .onnx file itself, or the single one inside a folder."""
-    p = Path(path).expanduser()
-    if p.is_file():
-        return p
-    if not p.is_dir():
-        raise ModelError(f"{p}: no such ONNX file or folder")
-    found = sorted(p.glob("*.onnx"))
-    if len(found) != 1:
-        what = "no .onnx file" if not found else f"{len(found)} .onnx files ({', '.join(f.name for f in found)})"
-        raise ModelError(f"{p}: expected exactly one .onnx file, found {what}; pass the file itself")
-    return found[0]
-
-
-def read_export_meta(onnx_file: Path) -> dict:
-    meta = onnx_file.parent / META_FILE
-    if not meta.is_file():
-        return {}
-    try:
-        return json.loads(meta.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{meta}: unreadable export metadata ({e})") from None
-
-
-def select_export(entry, device: str, zoo=None):
-    """The recorded export best suited to ``device`` (see ``_PREFERENCE``), or None."""
-    exports = list(getattr(entry, "exports", None) or [])
-    if zoo is not None:
-        exports = [e for e in exports if zoo.resolve(e.path).is_file()]
-    order = _PREFERENCE.get(device, _PREFERENCE["cpu"])
-    for precision, optimised in order:
-        for rec in reversed(exports):  # newest first
-            rec_device = (getattr(rec, "device", None) or "cpu")
-            if device == "cpu" and rec_device != "cpu":
-                continue  # GPU-optimised graphs may hold fused ops the CPU provider lacks
-            if (rec.precision or "fp32") == precision and bool(rec.optimization) == optimised:
-                return rec
-    return None
+from mlctl_zoo.models.exports import (
+    HIDDEN_OUTPUT,
+    META_FILE,
+    POOLED_OUTPUT,
+    find_onnx_file,
+    read_export_meta,
+    select_export,
+)
+from mlctl_zoo.models.providers import create_session
 
 
 def _mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -113,9 +71,7 @@ class OnnxEncoder:
                   max_length: int = 128, name: str | None = None, threads: int | None = None,
                   spin: bool | None = None) -> OnnxEncoder:
         """Load an ONNX model (file, or folder holding one) and the tokenizer beside it."""
-        from transformers import AutoTokenizer
-
-        from mlctl_zoo.export.providers import create_session
+        from transformers import AutoTokenizer  # heavy: only when a model is opened
 
         onnx_file = find_onnx_file(onnx_dir_or_file)
         meta = read_export_meta(onnx_file)

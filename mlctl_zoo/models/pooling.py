@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from mlctl_zoo.utils.lookup import Registry
+
+if TYPE_CHECKING:  # only tensor methods are called here: importing pooling must not import torch
+    import torch
 
 # fn(last, first, mask) -> [batch, dim]; `first` is None unless the pooling needs hidden_states[1]
 POOLINGS: Registry[Callable] = Registry("pooling")

@@ -176,7 +176,7 @@ def matryoshka_dims(resolved: ResolvedModel) -> tuple[int, ...] | None:
 
 
 def _has_export(resolved: ResolvedModel, device: str, zoo) -> bool:
-    from mlctl_zoo.models.onnx_encoder import select_export
+    from mlctl_zoo.models.exports import select_export
 
     return select_export(resolved.entry, device, zoo) is not None
 
@@ -265,7 +265,7 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
         provider = getattr(encoder, "provider", None)
         export_record = _export_record(resolved, encoder)
     else:
-        from mlctl_zoo.models.encoder import TorchEncoder
+        from mlctl_zoo.models.torch_encoder import TorchEncoder
 
         encoder = TorchEncoder.from_resolved(resolved, device=device, max_length=limit)
         provider = f"torch:{device}"

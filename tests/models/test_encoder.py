@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from mlctl_zoo.errors import ModelError, UnknownNameError
-from mlctl_zoo.models.encoder import TorchEncoder, length_sorted_batches
+from mlctl_zoo.models.encoder import length_sorted_batches
 from mlctl_zoo.models.pooling import POOLINGS, check_pooling, masked_mean
 from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.models.torch_encoder import TorchEncoder
 from mlctl_zoo.zoo.store import Zoo
 
 TEXTS = ["Die Katze sitzt auf der Matte.", "hi", "Où est la gare ? Le train part bientôt, vite !", "他说，妈妈，我回来了。"]

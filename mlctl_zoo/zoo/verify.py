@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlctl_zoo.utils.files import sha256_file, tree_digest
+from mlctl_zoo.errors import ModelError
+from mlctl_zoo.utils.files import hash_tree, sha256_file, tree_digest
+from mlctl_zoo.zoo.sources import package_model_dir
 from mlctl_zoo.zoo.store import Zoo
 
 
@@ -50,9 +52,6 @@ def _verify_weights(zoo: Zoo, entry) -> VerifyReport:
     if entry.kind == "base":
         src = entry.source
         if src.package:
-            from mlctl_zoo.errors import ModelError
-            from mlctl_zoo.models.resolve import package_model_dir
-
             try:
                 folder = package_model_dir(src.package)
             except ModelError as e:
@@ -64,8 +63,6 @@ def _verify_weights(zoo: Zoo, entry) -> VerifyReport:
         if not folder.is_dir():
             return VerifyReport(entry.name, "missing", f"{folder} does not exist")
         if src.sha256:
-            from mlctl_zoo.utils.files import hash_tree
-
             digest, _ = hash_tree(folder)
             if digest != src.sha256:
                 return VerifyReport(entry.name, "changed", f"{folder}: tree hash differs from the recorded one")
@@ -101,7 +98,5 @@ def verify(zoo: Zoo, name: str | None = None) -> list[VerifyReport]:
 
 def checkpoint_record(zoo: Zoo, folder: str | Path) -> dict:
     """``{path, sha256, files}`` for a checkpoint folder, path stored relative to the registry."""
-    from mlctl_zoo.utils.files import hash_tree
-
     digest, files = hash_tree(folder)
     return {"path": zoo.relativize(folder), "sha256": digest, "files": files}

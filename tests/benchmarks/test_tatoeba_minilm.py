@@ -23,7 +23,7 @@ def _independent(folder: str, xx: list[str], en: list[str]) -> tuple[float, floa
 
 def test_tatoeba_minilm_matches_independent_script(registry, shared_data, tmp_path):
     from mlctl_zoo.benchmarks.runner import run_benchmarks
-    from mlctl_zoo.models.resolve import package_model_dir
+    from mlctl_zoo.zoo.sources import package_model_dir
     from mlctl_zoo.zoo.store import Zoo
 
     res = run_benchmarks("all-minilm-l6-v2", zoo=Zoo(registry), tasks=["tatoeba"], langs=["deu", "fra"],

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import torch
 
+from mlctl_zoo.training.losses.contrastive import CONTRASTIVE
+
 
 def word_contrast(qw: torch.Tensor, kw: torch.Tensor, loss: str, temperature: float,
                   symmetric: bool = True) -> torch.Tensor:
-    from mlctl_zoo.training.losses import CONTRASTIVE
-
     if qw.size(0) < 2:
         return qw.new_zeros(()) if qw.numel() else torch.zeros((), device=qw.device)
     return CONTRASTIVE.get(loss)(qw, kw, temperature, symmetric)

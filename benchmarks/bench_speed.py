@@ -37,9 +37,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from mlctl_zoo.benchmarks.runner import run_benchmarks
+    from mlctl_zoo.cli.common import show_library_progress
     from mlctl_zoo.utils.provenance import package_versions, utc_now
     from mlctl_zoo.zoo.store import Zoo
 
+    show_library_progress()  # bench's progress lines on stderr, as `mlctl-zoo bench` shows them
     repo = Path(__file__).resolve().parents[1]
     # a scratch copy of the registry, so timing runs leave the real zoo's results alone
     scratch = Path(tempfile.mkdtemp(prefix="bench-speed-"))

@@ -3,6 +3,7 @@ run the rest, write one result file per (model, task) and the scores into the zo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any
 
 from mlctl_zoo.errors import ConfigError, DataError
 from mlctl_zoo.zoo.store import Zoo
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -92,7 +95,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         raise ConfigError("--batch-size must be >= 1")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be >= 1")
-    say = on_status or ((lambda msg: _stderr(msg)) if progress else (lambda msg: None))
+    say = on_status or (_log_status if progress else (lambda msg: None))
     zoo = zoo if zoo is not None else Zoo()
     langs = parse_langs(langs)
     root = resolve_data_dir(data_dir)
@@ -202,7 +205,6 @@ def _rounded(obj):
     return obj
 
 
-def _stderr(msg: str) -> None:
-    from mlctl_zoo.cli.common import err_console
-
-    err_console.print(f"[dim]bench[/dim] {msg}", highlight=False)
+def _log_status(msg: str) -> None:
+    """A progress line to this module's logger (rich markup, flagged as such); the CLI shows it on stderr."""
+    logger.info("[dim]bench[/dim] %s", msg, extra={"markup": True})

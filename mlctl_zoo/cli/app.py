@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlctl_zoo import __version__
-from mlctl_zoo.cli.common import err_console
+from mlctl_zoo.cli.common import err_console, show_library_progress
 
 # Command modules, in help order. Each is ``mlctl_zoo/cli/<name>.py`` exposing ``register(app)``;
 # modules import torch & co. only inside their commands, so wiring them all keeps --help instant.
@@ -72,6 +72,7 @@ def root(
     """mlctl-zoo: multi-level contrastive alignment, a YAML model zoo, zero-shot benchmarks, ONNX, serving."""
     if debug:
         os.environ["MLCTL_DEBUG"] = "1"
+    show_library_progress()
 
 
 for _name in COMMAND_MODULES:

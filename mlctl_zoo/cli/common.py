@@ -1,8 +1,10 @@
-"""What every command shares: consoles, the ``--registry`` option, JSON output."""
+"""What every command shares: consoles, the ``--registry`` option, JSON output, the library's progress
+lines."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +29,31 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="MLCTL_DATA_DIR", help="local data folder (XTREME layout); default: the hub"),
 ]
+
+
+class _ConsoleHandler(logging.Handler):
+    """Log records as plain lines on ``err_console``. A record logged with ``extra={"markup": True}`` is
+    rich markup (rich's own logging convention: ``rich.logging.RichHandler`` reads the same flag)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            markup = bool(getattr(record, "markup", False))
+            err_console.print(record.getMessage(), markup=markup, highlight=False)
+        except Exception:  # noqa: BLE001  logging's contract: a handler reports its own failures
+            self.handleError(record)
+
+
+def show_library_progress() -> None:
+    """Show the library's progress lines (loggers under ``mlctl_zoo``, INFO and up) on stderr.
+
+    The library never prints: it logs (bench, sweep) and the CLI decides where that goes. Idempotent, so
+    tests that invoke the app many times in one process get each line once.
+    """
+    logger = logging.getLogger("mlctl_zoo")
+    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+        logger.addHandler(_ConsoleHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a root handler set up by another library would print every line twice
 
 
 def get_zoo(registry: Path | None):

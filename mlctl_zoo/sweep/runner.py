@@ -13,6 +13,7 @@ or ``failed``. Checkpoints go to ``--runs-dir`` (default ``runs/sweeps/<prefix>`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from mlctl_zoo.sweep.spec import (
 )
 from mlctl_zoo.utils.files import atomic_write_json
 from mlctl_zoo.utils.provenance import package_versions, utc_now
+
+logger = logging.getLogger(__name__)
 
 LIVE_REPORT_SECONDS = 60  # rebuild the report after a point at most this often (plots take a second or two)
 TrainFn = Callable[..., Any]
@@ -62,10 +65,10 @@ def _portable(path: str | Path) -> str:
         return str(p)
 
 
-def _log_stderr(msg: str) -> None:
-    from mlctl_zoo.cli.common import err_console
-
-    err_console.print(msg, highlight=False)
+def _log_status(msg: str) -> None:
+    """The default ``log``: a progress line (rich markup, flagged as such) to this module's logger, which the
+    CLI shows on stderr."""
+    logger.info(msg, extra={"markup": True})
 
 
 def make_spec(
@@ -322,7 +325,7 @@ def run_sweep(
     """
     from mlctl_zoo.sweep.report import build_report
 
-    train_fn, bench_fn, log = train_fn or _default_train, bench_fn or _default_bench, log or _log_stderr
+    train_fn, bench_fn, log = train_fn or _default_train, bench_fn or _default_bench, log or _log_status
     output = Path(output)
     _check_folders(output, Path(spec.runs_dir))
     output.mkdir(parents=True, exist_ok=True)

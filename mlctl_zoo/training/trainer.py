@@ -437,6 +437,7 @@ class _Run:
                                  step=record["step"])
 
     def _progress(self):
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -446,11 +447,10 @@ class _Run:
             TimeRemainingColumn,
         )
 
-        from mlctl_zoo.cli.common import err_console
-
+        # the library's own bar on stderr (as export's steps), shown only when the caller asks (progress=True)
         return Progress(TextColumn("[bold]train[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-                        TimeRemainingColumn(), console=err_console, transient=False,
+                        TimeRemainingColumn(), console=Console(stderr=True, soft_wrap=True), transient=False,
                         disable=not (self.show_progress and self.accelerator.is_main_process))
 
     def _train(self) -> dict:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from mlctl_zoo.benchmarks.base import Task, TaskOutput
+from mlctl_zoo.benchmarks.finetune import (
+    build_pair_model,
+    pad_id_of,
+    pair_features,
+    predict_pairs,
+    seed_everything,
+    train_select,
+)
 from mlctl_zoo.benchmarks.metrics import accuracy
+from mlctl_zoo.errors import DataError
 
 Pairs = tuple[list[str], list[str], list[int]]
 
@@ -29,8 +38,6 @@ class PairTask(Task):
         raise NotImplementedError
 
     def label_id(self, value: str, where: str) -> int:
-        from mlctl_zoo.errors import DataError
-
         v = value.strip()
         if v in self.labels:
             return self.labels.index(v)
@@ -39,16 +46,11 @@ class PairTask(Task):
         raise DataError(f"{where}: unknown label {value!r} (expected one of {', '.join(self.labels)})")
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:
-        from mlctl_zoo.benchmarks.finetune import (build_pair_model, pad_id_of, pair_features, predict_pairs,
-                                                   seed_everything, train_select)
-
         hp = self.hyperparameters()
         limit = self.ctx.limit
         evals = {lang: take(self.eval_data(lang), 0, limit) for lang in langs}
         for lang, data in evals.items():
             if not data[0]:
-                from mlctl_zoo.errors import DataError
-
                 raise DataError(f"{self.meta.name} {lang}: no evaluation pairs")
         train = self.train_data()
         dev = self.dev_data()

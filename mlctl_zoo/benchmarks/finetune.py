@@ -18,6 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.encoder import length_sorted_batches
+from mlctl_zoo.models.loading import load_encoder, load_tokenizer
+from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
+
 IGNORE = -100
 
 
@@ -38,9 +43,6 @@ def _torch():
 def _build(resolved, num_labels: int, dropout: float, per_token: bool):
     import torch
     from torch import nn
-
-    from mlctl_zoo.models.loading import load_encoder, load_tokenizer
-    from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
 
     encoder = load_encoder(resolved)
     dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
@@ -73,8 +75,6 @@ def build_token_model(resolved, num_labels: int, dropout: float = 0.1):
     """(model, tokenizer): logits [B, T, num_labels]; needs a fast tokenizer for ``word_ids``."""
     model, tok = _build(resolved, num_labels, dropout, per_token=True)
     if not getattr(tok, "is_fast", False):
-        from mlctl_zoo.errors import ModelError
-
         raise ModelError(f"{resolved.name}: tagging tasks need a fast tokenizer (word_ids), got {type(tok).__name__}")
     return model, tok
 
@@ -136,7 +136,6 @@ def _device_of(model):
 def predict_logits(model, feats: Features, pad_id: int, batch_size: int) -> list:
     """Logits per example ([C] for pairs, [T, C] for tags), length-sorted batches, input order."""
     torch = _torch()
-    from mlctl_zoo.models.encoder import length_sorted_batches
 
     model.eval()
     out: list = [None] * len(feats.input_ids)

@@ -6,12 +6,12 @@ import numpy as np
 
 from mlctl_zoo.benchmarks.base import Task
 from mlctl_zoo.benchmarks.metrics import cosine_matrix, retrieval_accuracy
+from mlctl_zoo.models.backends import load_encoder_for
+from mlctl_zoo.models.loading import load_config
 
 
 def effective_max_length(model, wanted: int) -> int:
     """``wanted``, capped by the model's position table (XLM-R/RoBERTa reserve two positions)."""
-    from mlctl_zoo.models.loading import load_config
-
     cfg = load_config(model)
     limit = getattr(cfg, "max_position_embeddings", None)
     if not limit or getattr(cfg, "model_type", "") in ("t5", "mt5", "umt5"):
@@ -28,8 +28,6 @@ class RetrievalTask(Task):
 
     def encoder(self, model):
         if self._encoder is None:
-            from mlctl_zoo.models.backends import load_encoder_for
-
             max_length = effective_max_length(model, int(self.hyperparameters().get("max_length", 128)))
             self.ctx.say(f"{self.meta.name}: loading {model.name} ({self.ctx.backend}, {self.ctx.device})")
             self._encoder = load_encoder_for(model, self.ctx.backend, device=self.ctx.device, max_length=max_length)

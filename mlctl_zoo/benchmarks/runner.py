@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlctl_zoo.benchmarks.base import TaskContext, get_task, protocol_hash
+from mlctl_zoo.benchmarks.langs import parse_langs
+from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_key
+from mlctl_zoo.benchmarks.suites import load_suite
 from mlctl_zoo.errors import ConfigError, DataError
+from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.utils.files import hash_tree
+from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
+from mlctl_zoo.utils.provenance import package_versions, utc_now
 from mlctl_zoo.zoo.store import Zoo
 
 logger = logging.getLogger(__name__)
@@ -27,8 +35,6 @@ class PlanItem:
 
 def model_fingerprint(resolved) -> dict:
     """What identifies the weights: the checkpoint hash (zoo), a tree hash (local folder), or the hub revision."""
-    from mlctl_zoo.utils.files import hash_tree
-
     entry = resolved.entry
     if entry is not None and getattr(entry, "checkpoint", None) is not None:
         return {"checkpoint_sha256": entry.checkpoint.sha256}
@@ -40,9 +46,6 @@ def model_fingerprint(resolved) -> dict:
 
 def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | None, limit: int | None,
                options: dict[str, Any]) -> tuple[str | None, bool, list[PlanItem]]:
-    from mlctl_zoo.benchmarks.base import get_task
-    from mlctl_zoo.benchmarks.suites import load_suite
-
     if suite is None and not tasks:
         suite = "xtreme-lite"
     if suite is not None:
@@ -82,13 +85,6 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100. Tatoeba and bitext add
     ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means $MLCTL_DATA_DIR, then the hub.
     """
-    from mlctl_zoo.benchmarks.base import TaskContext, get_task, protocol_hash
-    from mlctl_zoo.benchmarks.langs import parse_langs
-    from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_key
-    from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
-    from mlctl_zoo.utils.provenance import package_versions, utc_now
-
     if backend not in ("torch", "onnx"):
         raise ConfigError(f"unknown backend {backend!r} (known: torch, onnx)")
     if batch_size < 1:

@@ -20,8 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlctl_zoo.benchmarks.base import all_tasks
+from mlctl_zoo.benchmarks.langs import parse_langs
+from mlctl_zoo.config.loader import load_yaml_mapping, validate_model
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.utils.lookup import Registry
+from mlctl_zoo.utils.lookup import Registry, unknown_name_message
 
 
 class SuiteTask(BaseModel):
@@ -38,8 +41,6 @@ class SuiteTask(BaseModel):
     @field_validator("langs", mode="before")
     @classmethod
     def _langs(cls, v):
-        from mlctl_zoo.benchmarks.langs import parse_langs
-
         return parse_langs(v) if v is not None else None
 
     def options(self) -> dict[str, Any]:
@@ -57,13 +58,9 @@ class Suite(BaseModel):
     @field_validator("tasks")
     @classmethod
     def _known(cls, v: list[SuiteTask]) -> list[SuiteTask]:
-        from mlctl_zoo.benchmarks.base import all_tasks
-
         known = {t.meta.name for t in all_tasks()}
         for item in v:
             if item.task not in known:
-                from mlctl_zoo.utils.lookup import unknown_name_message
-
                 raise ValueError(unknown_name_message("task", item.task, known))
         if not v:
             raise ValueError("a suite needs at least one task")
@@ -92,7 +89,6 @@ def load_suite(spec: str) -> Suite:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConfigError(f"{path}: no such suite file")
-        from mlctl_zoo.config.loader import load_yaml_mapping, validate_model
 
         data = load_yaml_mapping(path)
         data.setdefault("name", path.stem)

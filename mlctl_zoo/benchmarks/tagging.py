@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from mlctl_zoo.benchmarks.base import Task, TaskOutput
+from mlctl_zoo.benchmarks.finetune import (
+    build_token_model,
+    pad_id_of,
+    predict_tags,
+    seed_everything,
+    tag_features,
+    train_select,
+)
+from mlctl_zoo.errors import DataError
 
 Sents = list[tuple[list[str], list[str]]]
 
@@ -28,15 +37,10 @@ class TagTask(Task):
         return None if v == "all" else int(v)
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:
-        from mlctl_zoo.benchmarks.finetune import (build_token_model, pad_id_of, predict_tags, seed_everything,
-                                                   tag_features, train_select)
-
         hp = self.hyperparameters()
         evals = {lang: self.eval_data(lang)[: self.ctx.limit] for lang in langs}
         for lang, sents in evals.items():
             if not sents:
-                from mlctl_zoo.errors import DataError
-
                 raise DataError(f"{self.meta.name} {lang}: no evaluation sentences in {self.files.used[-1].get('path', 'the data')}")
         train = self.train_data()
         dev = self.dev_data()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.errors import ConfigError
 
 _MAX_DEPTH = 16
@@ -134,8 +135,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None):
     Returns ``(recipe, info)`` where ``info`` holds the files read and the hash of the resolved recipe
     (the hash identifies what was trained, whatever the file layout).
     """
-    from mlctl_zoo.config.recipe import Recipe
-
     data, files = resolve_inheritance(path)
     data = deep_merge(data, parse_overrides(overrides))
     recipe = validate_model(Recipe, data, str(path))

@@ -17,10 +17,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlctl_zoo.errors import ExportError, MlctlError, ModelError
-from mlctl_zoo.export.graph import OUTPUT_NAME
+from mlctl_zoo.export.graph import OUTPUT_NAME, sentence_embedding_onnx_config
 from mlctl_zoo.export.parity import TOLERANCES, check_parity, parity_figures
 from mlctl_zoo.export.probes import PROBE_SENTENCES
 from mlctl_zoo.models.exports import META_FILE
+from mlctl_zoo.models.loading import load_encoder, load_tokenizer
+from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+from mlctl_zoo.models.pooling import T5_TYPES, check_pooling
+from mlctl_zoo.models.providers import probe_device, providers_for
+from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.models.torch_encoder import TorchEncoder
+from mlctl_zoo.utils.files import sha256_file
+from mlctl_zoo.utils.provenance import package_versions, utc_now
 from mlctl_zoo.zoo.store import Zoo
 
 OPT_LEVELS = ("O1", "O2", "O3", "O4")
@@ -194,11 +202,6 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     tolerance, ``versions``, and ``pooling``/``normalize``/``output`` so every consumer pools alike.
     Raises ``ExportError`` (nothing written, nothing registered) when the gate fails.
     """
-    from mlctl_zoo.models.providers import probe_device, providers_for
-    from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.utils.files import sha256_file
-    from mlctl_zoo.utils.provenance import package_versions, utc_now
-
     check_options(device, optimize, quantize, opset)
     entry = zoo.get(name)  # UnknownNameError with "did you mean"
     resolved = resolve_model(name, zoo)
@@ -248,12 +251,6 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
 def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *, device: str,
            optimize: str | None, quantize: str | None, opset: int | None, precision: str, variant: str) -> dict:
     from optimum.exporters.onnx.convert import export as onnx_export
-
-    from mlctl_zoo.export.graph import sentence_embedding_onnx_config
-    from mlctl_zoo.models.loading import load_encoder, load_tokenizer
-    from mlctl_zoo.models.onnx_encoder import OnnxEncoder
-    from mlctl_zoo.models.pooling import T5_TYPES, check_pooling
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
 
     steps.step(f"loading {name} ({resolved.location})")
     model = load_encoder(resolved).eval()

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, T5_TYPES, pool_outputs
+
 OUTPUT_NAME = "sentence_embedding"
 INPUT_NAMES = ("input_ids", "attention_mask")
 
 
 def _pooled_forward(model, pooling: str):
     import torch
-
-    from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
 
     want_hidden = pooling in NEEDS_HIDDEN_STATES
 
@@ -39,8 +39,6 @@ def sentence_embedding_onnx_config(model, pooling: str, *, opset: int | None = N
     from optimum.exporters.onnx.config import TextEncoderOnnxConfig
     from optimum.exporters.onnx.model_patcher import ModelPatcher
     from optimum.utils import NormalizedTextConfig
-
-    from mlctl_zoo.models.pooling import T5_TYPES
 
     is_t5 = model.config.model_type in T5_TYPES
     normalized = (

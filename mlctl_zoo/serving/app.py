@@ -33,7 +33,13 @@ from mlctl_zoo.errors import MlctlError
 from mlctl_zoo.models.encoder import Encoder, l2_normalize
 from mlctl_zoo.serving.batching import BatcherClosed, DynamicBatcher, EncodeFailed, Overloaded
 from mlctl_zoo.serving.metrics import ServerMetrics
-from mlctl_zoo.serving.model import INLINE_COUNT_CHARS, ServedModel, clone_encoder, wrap_encoder
+from mlctl_zoo.serving.model import (
+    INLINE_COUNT_CHARS,
+    ServedModel,
+    clone_encoder,
+    load_served_model,
+    wrap_encoder,
+)
 from mlctl_zoo.serving.schemas import (
     ApiError,
     EmbeddingsRequest,
@@ -333,8 +339,6 @@ def create_app(
     async def _load_in_background() -> None:
         load = loader
         if load is None:
-            from mlctl_zoo.serving.model import load_served_model
-
             load = load_served_model
         try:
             served = await _in_daemon_thread(load, settings)

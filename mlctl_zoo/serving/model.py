@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ConfigError, ModelError
+from mlctl_zoo.export.exporter import export_model
 from mlctl_zoo.models.encoder import Encoder
-from mlctl_zoo.models.resolve import ResolvedModel
+from mlctl_zoo.models.exports import select_export
+from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+from mlctl_zoo.models.resolve import ResolvedModel, resolve_model
+from mlctl_zoo.models.torch_encoder import TorchEncoder
+from mlctl_zoo.zoo.store import Zoo
 
 log = logging.getLogger("uvicorn.error")
 
@@ -176,8 +181,6 @@ def matryoshka_dims(resolved: ResolvedModel) -> tuple[int, ...] | None:
 
 
 def _has_export(resolved: ResolvedModel, device: str, zoo) -> bool:
-    from mlctl_zoo.models.exports import select_export
-
     return select_export(resolved.entry, device, zoo) is not None
 
 
@@ -197,9 +200,6 @@ def chosen_export(resolved: ResolvedModel, wanted: str):
 
 def prepare(settings, zoo=None) -> ResolvedModel:
     """Cheap checks before a server starts: the model is a zoo name and can be served as asked."""
-    from mlctl_zoo.models.resolve import resolve_model
-    from mlctl_zoo.zoo.store import Zoo
-
     if not settings.model:
         raise ConfigError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
     zoo = zoo if zoo is not None else Zoo()
@@ -229,8 +229,6 @@ def _export_record(resolved: ResolvedModel, encoder) -> dict | None:
 
 def load_served_model(settings, zoo=None) -> ServedModel:
     """Resolve, export if needed, load and warm up the model named in ``settings``."""
-    from mlctl_zoo.zoo.store import Zoo
-
     zoo = zoo if zoo is not None else Zoo()
     resolved = prepare(settings, zoo)
     device = pick_device(settings.device, settings.backend)
@@ -248,11 +246,7 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
     limit = min(settings.max_input_tokens, model_token_limit(resolved.location) or settings.max_input_tokens)
     export_record = None
     if settings.backend == "onnx":
-        from mlctl_zoo.models.onnx_encoder import OnnxEncoder
-
         if not settings.export and not _has_export(resolved, device, zoo):
-            from mlctl_zoo.export.exporter import export_model
-
             log.info("model '%s' has no ONNX export for %s yet: exporting it first (mlctl-zoo export %s)",
                      name, device, name)
             record = export_model(zoo, name, device=device, progress=False)
@@ -265,8 +259,6 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
         provider = getattr(encoder, "provider", None)
         export_record = _export_record(resolved, encoder)
     else:
-        from mlctl_zoo.models.torch_encoder import TorchEncoder
-
         encoder = TorchEncoder.from_resolved(resolved, device=device, max_length=limit)
         provider = f"torch:{device}"
     encoder.encode(["warm-up"], batch_size=1, normalize=False)  # first-call allocations before "ready"

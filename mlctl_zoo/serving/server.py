@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.serving.app import create_app
+from mlctl_zoo.serving.model import load_served_model
 from mlctl_zoo.serving.settings import ServeSettings
 
 
@@ -17,9 +19,6 @@ def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Cal
     """(uvicorn.Server, app) for ``settings``; the model loads in the background unless ``encoder`` is given
     (with ``loader(settings)``, default ``load_served_model``)."""
     import uvicorn
-
-    from mlctl_zoo.serving.app import create_app
-    from mlctl_zoo.serving.model import load_served_model
 
     app = create_app(settings, encoder, loader=loader or (lambda s: load_served_model(s, zoo)))
     config = uvicorn.Config(

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlctl_zoo.errors import ConfigError
+
 ENV_PREFIX = "MLCTL_SERVE_"
 
 
@@ -95,8 +97,6 @@ class ServeSettings(BaseSettings):
 def load_settings(**given) -> ServeSettings:
     """Settings from ``given`` (None values dropped) over the environment; errors become ConfigError."""
     from pydantic import ValidationError
-
-    from mlctl_zoo.errors import ConfigError
 
     given = {k: v for k, v in given.items() if v is not None}
     try:

@@ -18,7 +18,7 @@ from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.sweep.plots import band_caption, plot_file, write_plots
 from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
 from mlctl_zoo.sweep.report import CSV_FILE, _table
-from mlctl_zoo.sweep.results import Summary, collect_rows, load_sweep, summarize, write_csv
+from mlctl_zoo.sweep.results import Summary, as_jsonable, collect_rows, load_sweep, summarize, write_csv
 from mlctl_zoo.sweep.spec import BASELINE_VARIANT
 from mlctl_zoo.utils.files import atomic_write_text
 
@@ -36,8 +36,6 @@ class CompareResult:
     stats: Analysis | None = None
 
     def to_json(self) -> dict:
-        from mlctl_zoo.sweep.results import as_jsonable
-
         return {"output": str(self.output), "rows": self.rows, "variants": self.variants,
                 "report": str(self.output / COMPARE_FILE), "csv": str(self.output / CSV_FILE),
                 "plots": [str(self.output / p) for p in self.plots], "summary": as_jsonable(self.summary),

@@ -6,18 +6,17 @@ benchmarks' own table (``mlctl_zoo.benchmarks.langs``) so ``deu`` counts as trai
 
 from __future__ import annotations
 
+from mlctl_zoo.benchmarks.langs import normalize_lang
+from mlctl_zoo.errors import MlctlError
+
 GROUPS = ("trained", "unseen")  # plotted groups; English ("pivot") is kept in results.csv and the table
 
 
 def lang_key(code: str) -> str:
     """Fold ``deu``, ``de``, ``DE`` and ``de-DE`` to ``de``."""
-    from mlctl_zoo.errors import MlctlError
-
     try:  # the benchmarks' own code table, so both sides name German the same way
-        from mlctl_zoo.benchmarks.langs import normalize_lang
-
         return normalize_lang(code)
-    except (ImportError, MlctlError):
+    except MlctlError:
         return code.strip().lower().replace("_", "-").split("-")[0]
 
 

@@ -12,6 +12,7 @@ from mlctl_zoo.sweep.plots import band_caption, write_plots
 from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
 from mlctl_zoo.sweep.results import (
     Summary,
+    as_jsonable,
     collect_rows,
     load_sweep,
     summarize,
@@ -36,8 +37,6 @@ class ReportResult:
     stats: Analysis | None = None
 
     def to_json(self) -> dict:
-        from mlctl_zoo.sweep.results import as_jsonable
-
         return {
             "folder": str(self.folder), "rows": self.rows, "points_done": self.points_done,
             "points_total": self.points_total, "report": str(self.folder / REPORT_FILE),

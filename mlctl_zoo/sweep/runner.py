@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlctl_zoo.benchmarks.runner import run_benchmarks
+from mlctl_zoo.config.loader import load_recipe, validate_model
 from mlctl_zoo.errors import ConfigError, MlctlError
+from mlctl_zoo.sweep.report import build_report
 from mlctl_zoo.sweep.results import POINT_FILE, POINTS_DIR, SWEEP_FILE, read_json
 from mlctl_zoo.sweep.spec import (
     BASELINE_VARIANT,
@@ -33,6 +36,8 @@ from mlctl_zoo.sweep.spec import (
     plan_points,
     select_points,
 )
+from mlctl_zoo.training.checkpoint import latest_state
+from mlctl_zoo.training.trainer import train_recipe
 from mlctl_zoo.utils.files import atomic_write_json
 from mlctl_zoo.utils.provenance import package_versions, utc_now
 
@@ -44,14 +49,10 @@ BenchFn = Callable[..., dict]
 
 
 def _default_train(*args, **kwargs):
-    from mlctl_zoo.training.trainer import train_recipe
-
     return train_recipe(*args, **kwargs)
 
 
 def _default_bench(*args, **kwargs):
-    from mlctl_zoo.benchmarks.runner import run_benchmarks
-
     return run_benchmarks(*args, **kwargs)
 
 
@@ -94,8 +95,6 @@ def make_spec(
 
     Returns the spec and the base recipe's ``info`` from ``load_recipe``.
     """
-    from mlctl_zoo.config.loader import load_recipe, validate_model
-
     base, info = load_recipe(recipe)
     variants = cross_variants(load_variants(variants_file) if variants_file else [], parse_vary(vary))
     prefix = name_prefix or base.output.name
@@ -219,11 +218,7 @@ def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
 
     if not checkpoint_dir.is_dir() or not any(checkpoint_dir.iterdir()):
         return False
-    try:
-        from mlctl_zoo.training.checkpoint import latest_state
-    except ImportError:  # pragma: no cover - the trainer ships with the package
-        latest_state = None
-    if latest_state is not None and latest_state(checkpoint_dir) is not None:
+    if latest_state(checkpoint_dir) is not None:
         return True
     if checkpoint_dir.resolve().is_relative_to(runs_dir.resolve()):
         shutil.rmtree(checkpoint_dir)
@@ -234,8 +229,6 @@ def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
 def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Path | None, train_fn: TrainFn,
               bench_fn: BenchFn, progress: bool, log: Callable[[str], None]) -> str:
     """Bring one point to ``done``; returns ``skipped`` or ``done``. Raises on failure (state: failed)."""
-    from mlctl_zoo.config.loader import load_recipe
-
     sha = load_recipe(spec.recipe, point.overrides)[1]["sha256"]
     path = _state_path(output, point.id)
     state = read_json(path) if path.is_file() else None
@@ -323,8 +316,6 @@ def run_sweep(
 
     ``train_fn``/``bench_fn`` default to ``train_recipe`` and ``run_benchmarks`` (tests inject fakes).
     """
-    from mlctl_zoo.sweep.report import build_report
-
     train_fn, bench_fn, log = train_fn or _default_train, bench_fn or _default_bench, log or _log_status
     output = Path(output)
     _check_folders(output, Path(spec.runs_dir))

@@ -17,6 +17,7 @@ import numpy as np
 
 from mlctl_zoo.config.recipe import DataSpec, ParallelSource
 from mlctl_zoo.errors import DataError, MissingDependencyError
+from mlctl_zoo.utils.files import sha256_file
 
 
 @dataclass
@@ -184,8 +185,6 @@ def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | Non
 
 def read_source(src: ParallelSource, data_dir: Path | None, max_words: int | None = None) -> tuple[list, SourceStats]:
     """Read one source: the local file when it exists, else the hub dataset, else a clear error."""
-    from mlctl_zoo.utils.files import sha256_file
-
     local = resolve_local(src.path, data_dir) if src.path else None
     if local is not None and local.is_file():
         stats = SourceStats(src.lang, str(src.path), "file", sha256_file(local))
@@ -278,8 +277,6 @@ def _read_labelled_tsv(path: Path, stats: SourceStats) -> list[tuple[tuple[str, 
 
 def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledExample], list[SourceStats]]:
     """Labelled English examples (with their translations), seed-shuffled, capped by ``max_examples``."""
-    from mlctl_zoo.utils.files import sha256_file
-
     examples: list[LabelledExample] = []
     all_stats: list[SourceStats] = []
     rng = np.random.default_rng(spec.seed + 1)

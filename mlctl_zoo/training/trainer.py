@@ -24,7 +24,10 @@ import numpy as np
 
 from mlctl_zoo.config.loader import load_recipe
 from mlctl_zoo.config.recipe import Recipe
-from mlctl_zoo.errors import ConfigError, DataError, MlctlError, ZooError
+from mlctl_zoo.errors import ConfigError, DataError, MlctlError, ModelError, ZooError
+from mlctl_zoo.models.loading import load_config, load_encoder, load_tokenizer
+from mlctl_zoo.models.pooling import check_pooling
+from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.training.checkpoint import (
     STATE_DIR,
     STATE_MARKER,
@@ -34,9 +37,17 @@ from mlctl_zoo.training.checkpoint import (
     save_model,
     write_card,
 )
-from mlctl_zoo.utils.files import atomic_write_json
+from mlctl_zoo.training.data import load_labelled, load_parallel, resolve_local
+from mlctl_zoo.training.features import bucketed_batches, labelled_views, pad, tokenise
+from mlctl_zoo.training.threads import ThreadTuner
+from mlctl_zoo.training.wordpairs import Dictionary, char_span_to_tokens, find_word_pair
+from mlctl_zoo.utils.files import atomic_write_json, hash_tree
 from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
+from mlctl_zoo.utils.provenance import package_versions, utc_now
+from mlctl_zoo.zoo.schema import TrainedEntry
 from mlctl_zoo.zoo.store import Zoo
+from mlctl_zoo.zoo.verify import checkpoint_record
 
 LOG_FILE = "train_log.jsonl"
 
@@ -74,8 +85,6 @@ def _base_record(resolved, zoo: Zoo) -> tuple[dict, str | None]:
     if entry is not None and entry.kind == "trained":
         return {"path": entry.checkpoint.path, "sha256": entry.checkpoint.sha256}, resolved.name
     if Path(resolved.location).is_dir():
-        from mlctl_zoo.utils.files import hash_tree
-
         digest, _ = hash_tree(resolved.location)
         return {"path": zoo.relativize(Path(resolved.location).resolve()), "sha256": digest}, None
     return {"hf_id": resolved.location, **({"revision": resolved.revision} if resolved.revision else {})}, None
@@ -83,9 +92,6 @@ def _base_record(resolved, zoo: Zoo) -> tuple[dict, str | None]:
 
 def _word_sources(recipe: Recipe, langs: list[str], data_dir: Path | None) -> dict[str, Any]:
     """lang -> Dictionary | "simalign" | None, checked before any training starts."""
-    from mlctl_zoo.training.data import resolve_local
-    from mlctl_zoo.training.wordpairs import Dictionary
-
     out: dict[str, Any] = {}
     if "word" not in recipe.objective.levels:
         return out
@@ -121,8 +127,6 @@ def _output_dir(recipe: Recipe, name: str, output: Path | None) -> Path:
 def _schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: list[int],
               rng: np.random.Generator) -> list[tuple[str, list[int]]]:
     """The whole run's batch sequence: ("parallel"|"labelled", indices), deterministic from the seeds."""
-    from mlctl_zoo.training.features import bucketed_batches
-
     tr = recipe.training
 
     def shuffled_epoch() -> list[list[int]]:
@@ -197,8 +201,6 @@ def train_recipe(recipe_path: Path, overrides: list[str] | None = None, *, zoo: 
     hub); ``resume`` continues from the newest state in the output folder; ``report_to="tensorboard"``
     also writes TensorBoard events (under ``<output>/tensorboard``).
     """
-    from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
-
     recipe, info = load_recipe(recipe_path, overrides)
     name = validate_name(name or recipe.output.name)
     if zoo.path.exists() and name in zoo:
@@ -228,11 +230,6 @@ class _Run:
     def _load(self):
         import torch
 
-        from mlctl_zoo.models.loading import load_config, load_encoder, load_tokenizer
-        from mlctl_zoo.models.pooling import check_pooling
-        from mlctl_zoo.models.resolve import resolve_model
-        from mlctl_zoo.training.data import load_labelled, load_parallel
-
         r = self.recipe
         self.resolved = resolve_model(r.model.name, self.zoo, r.model.revision)
         cfg = load_config(self.resolved)
@@ -248,7 +245,7 @@ class _Run:
             raise ConfigError("training.precision fp16 overflows T5 encoders: use bf16 or fp32")
         self.tokenizer = load_tokenizer(self.resolved)
         if not getattr(self.tokenizer, "is_fast", False):
-            raise ModelErrorLazy(f"{r.model.name}: a fast tokenizer is needed (offset mappings for word spans)")
+            raise ModelError(f"{r.model.name}: a fast tokenizer is needed (offset mappings for word spans)")
         torch.manual_seed(r.training.seed)
         self.encoder = load_encoder(self.resolved)
         self.parallel = load_parallel(r.data, self.ddir) if r.data.parallel else None
@@ -257,9 +254,6 @@ class _Run:
         self.word_sources = _word_sources(r, langs, self.ddir)
 
     def _features(self):
-        from mlctl_zoo.training.features import labelled_views, tokenise
-        from mlctl_zoo.training.wordpairs import Dictionary, char_span_to_tokens, find_word_pair
-
         r, tok, L = self.recipe, self.tokenizer, self.recipe.training.max_length
         self.word_stats = {"dictionary": 0, "simalign_rows": 0, "none": 0, "truncated": 0}
         pairs = self.parallel.pairs if self.parallel else []
@@ -306,8 +300,6 @@ class _Run:
     def _collate(self, item) -> dict:
         import torch
 
-        from mlctl_zoo.training.features import pad
-
         kind, idx = item
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         dev = self.accelerator.device
@@ -331,7 +323,7 @@ class _Run:
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
 
-        from mlctl_zoo.training.model import TrainModule
+        from mlctl_zoo.training.model import TrainModule  # nn.Module subclasses: importing them imports torch
 
         r, tr = self.recipe, self.recipe.training
         kwargs: dict[str, Any] = {"mixed_precision": {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]}
@@ -484,8 +476,6 @@ class _Run:
         window_pairs, window_t = 0, time.perf_counter()
         tuner = None
         if tr.threads == "auto" and acc.device.type == "cpu":
-            from mlctl_zoo.training.threads import ThreadTuner
-
             tuner = ThreadTuner(torch.get_num_threads())
         elif isinstance(tr.threads, int):
             torch.set_num_threads(tr.threads)
@@ -565,10 +555,6 @@ class _Run:
 
     # -- finish ---------------------------------------------------------------------------------------
     def _finish(self, metrics: dict) -> TrainResult:
-        from mlctl_zoo.utils.provenance import package_versions, utc_now
-        from mlctl_zoo.zoo.schema import TrainedEntry
-        from mlctl_zoo.zoo.verify import checkpoint_record
-
         acc, r = self.accelerator, self.recipe
         acc.wait_for_everyone()
         if self.report_to:
@@ -637,9 +623,3 @@ class _null:
 
     def __exit__(self, *a):
         return False
-
-
-def ModelErrorLazy(msg: str):
-    from mlctl_zoo.errors import ModelError
-
-    return ModelError(msg)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.errors import DataError
+from mlctl_zoo.utils.files import sha256_file
 
 _WORD = re.compile(r"\w+(?:['’-]\w+)*", re.UNICODE)
 
@@ -34,8 +35,6 @@ class Dictionary:
 
     @classmethod
     def load(cls, folder: Path, lang: str) -> "Dictionary":
-        from mlctl_zoo.utils.files import sha256_file
-
         en_p, xx_p = folder / "en.txt", folder / f"{lang}.txt"
         if not en_p.is_file() or not xx_p.is_file():
             raise DataError(f"dictionary {folder}: needs en.txt and {lang}.txt (line-aligned word lists)")

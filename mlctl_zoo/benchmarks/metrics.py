@@ -26,7 +26,7 @@ def token_accuracy(pred: Sequence[Sequence], gold: Sequence[Sequence]) -> float:
 
 def span_f1(pred: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> float:
     """Entity-level micro F1 over IOB2 tag sequences (seqeval's default, as XTREME's NER uses)."""
-    from seqeval.metrics import f1_score
+    from seqeval.metrics import f1_score  # only PAN-X scores spans; importing seqeval loads scikit-learn
 
     return 100.0 * float(f1_score([list(s) for s in gold], [list(s) for s in pred]))
 

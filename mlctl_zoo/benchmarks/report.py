@@ -7,15 +7,15 @@ import io
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
 from mlctl_zoo.errors import ConfigError
 
 
 def run_tables(result: dict) -> list:
     """One rich table per task: a row per language (xx->en and en->xx for the retrieval tasks)."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
     tables = []
     for task, r in result["results"].items():
         lite = " (lite)" if r.get("lite") else ""
@@ -98,8 +98,6 @@ def to_csv(board: dict) -> str:
 
 
 def to_table(board: dict):
-    from rich.table import Table
-
     t = Table(title="mlctl-zoo leaderboard (averages over languages, 0-100)", title_justify="left")
     t.add_column("model")
     for c in board["columns"]:

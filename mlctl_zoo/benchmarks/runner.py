@@ -4,6 +4,7 @@ run the rest, write one result file per (model, task) and the scores into the zo
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -185,8 +186,6 @@ def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list
 
 def _torch_threads() -> int | None:
     """Intra-op threads: a different count can reorder float sums and flip a near-tie (0.1 on Tatoeba)."""
-    import sys
-
     torch = sys.modules.get("torch")
     return torch.get_num_threads() if torch is not None else None
 

@@ -9,12 +9,16 @@ where consumers look for one.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlctl_zoo.errors import ExportError, MlctlError, ModelError
 from mlctl_zoo.export.graph import OUTPUT_NAME, sentence_embedding_onnx_config
@@ -86,8 +90,6 @@ def _quiet():
 
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
-    import logging
-
     opt_logger = logging.getLogger("optimum")
     opt_level = opt_logger.level
     opt_logger.setLevel(logging.ERROR)
@@ -106,9 +108,6 @@ class _Steps:
     def __init__(self, enabled: bool) -> None:
         self.progress = None
         if enabled:
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                                      console=Console(stderr=True), transient=False)
         self._task = None

@@ -27,7 +27,7 @@ def physical_cores() -> int:
         usable = os.cpu_count() or 1
     physical = None
     try:
-        import psutil
+        import psutil  # optional (not a dependency): physical cores; without it, the usable CPUs
 
         physical = psutil.cpu_count(logical=False)
     except ImportError:

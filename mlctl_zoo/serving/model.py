@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tokenizers import Tokenizer
+
 from mlctl_zoo.errors import ConfigError, ModelError
 from mlctl_zoo.export.exporter import export_model
 from mlctl_zoo.models.encoder import Encoder
@@ -68,8 +70,6 @@ def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
     tok = getattr(encoder, "tokenizer", None)
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is not None:
-        from tokenizers import Tokenizer
-
         counter = Tokenizer.from_str(backend.to_str())
         counter.no_truncation()
         counter.no_padding()

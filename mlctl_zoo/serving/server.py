@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import uvicorn
+
 from mlctl_zoo.errors import ModelError
 from mlctl_zoo.serving.app import create_app
 from mlctl_zoo.serving.model import load_served_model
@@ -18,8 +20,6 @@ from mlctl_zoo.serving.settings import ServeSettings
 def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Callable | None = None):
     """(uvicorn.Server, app) for ``settings``; the model loads in the background unless ``encoder`` is given
     (with ``loader(settings)``, default ``load_served_model``)."""
-    import uvicorn
-
     app = create_app(settings, encoder, loader=loader or (lambda s: load_served_model(s, zoo)))
     config = uvicorn.Config(
         app,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlctl_zoo.errors import ConfigError
@@ -96,8 +96,6 @@ class ServeSettings(BaseSettings):
 
 def load_settings(**given) -> ServeSettings:
     """Settings from ``given`` (None values dropped) over the environment; errors become ConfigError."""
-    from pydantic import ValidationError
-
     given = {k: v for k, v in given.items() if v is not None}
     try:
         return ServeSettings(**given)

@@ -7,6 +7,7 @@ standard errors wide: it would hide the lines); the dashed line is the base mode
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from mlctl_zoo.sweep.langs import GROUPS
@@ -42,8 +43,6 @@ def _band(cell: Cell, kind: str) -> tuple[float, float]:
 
 def write_plots(summary: Summary, folder: Path) -> list[str]:
     """One PNG per task in ``folder``; returns the file names written."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")

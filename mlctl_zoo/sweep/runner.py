@@ -14,11 +14,14 @@ or ``failed``. Checkpoints go to ``--runs-dir`` (default ``runs/sweeps/<prefix>`
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from mlctl_zoo.benchmarks.runner import run_benchmarks
 from mlctl_zoo.config.loader import load_recipe, validate_model
@@ -160,8 +163,6 @@ def _check_folders(output: Path, runs_dir: Path) -> None:
 
 
 def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) -> SweepSpec:
-    from filelock import FileLock
-
     runs_dir = Path(spec.runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(runs_dir / ".sweep.lock")):  # shards of one sweep may start together
@@ -214,8 +215,6 @@ def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
     Without one, the partial folder (ours: inside ``runs_dir``) is cleared so training starts afresh; the
     trainer refuses a non-empty output folder otherwise.
     """
-    import shutil
-
     if not checkpoint_dir.is_dir() or not any(checkpoint_dir.iterdir()):
         return False
     if latest_state(checkpoint_dir) is not None:

@@ -12,6 +12,7 @@ the same weights as an uninterrupted one (on CPU). A run that fails or is interr
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
@@ -21,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from mlctl_zoo.config.loader import load_recipe
 from mlctl_zoo.config.recipe import Recipe
@@ -317,8 +327,6 @@ class _Run:
                 "tokens": e_ids.numel() + x_ids.numel()}
 
     def _build(self):
-        import copy
-
         import torch
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
@@ -429,16 +437,6 @@ class _Run:
                                  step=record["step"])
 
     def _progress(self):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         # the library's own bar on stderr (as export's steps), shown only when the caller asks (progress=True)
         return Progress(TextColumn("[bold]train[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),

@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-# variant -> export_model options; what the issue asks to compare
+# variant -> export_model options: the exports docs/export.md compares
 CPU_VARIANTS = {"onnx-fp32": {}, "onnx-O2": {"optimize": "O2"}, "onnx-int8": {"quantize": "int8"}}
 GPU_VARIANTS = {"onnx-fp32": {"device": "cuda"}, "onnx-O2": {"device": "cuda", "optimize": "O2"},
                 "onnx-fp16-O4": {"device": "cuda", "optimize": "O4"}}

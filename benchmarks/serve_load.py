@@ -9,8 +9,8 @@ file the server ran (``/info`` says which) and reports server sentences/s as a s
     nice -n 5 python benchmarks/serve_load.py all-minilm-l6-v2 --registry /tmp/zoo/registry.yaml \\
         --export fp32-O2 --clients 16 --duration 20 --out /tmp/serve_load.json
 
-Traffic goes to 127.0.0.1 only and is bounded by --duration. Reference on this machine (issue 6, 16
-clients, one Tatoeba sentence per request, 20 s): Infinity 0.0.78 on all-MiniLM-L6-v2 served 73 req/s
+Traffic goes to 127.0.0.1 only and is bounded by --duration. Reference measured on this machine (16
+clients, one Tatoeba sentence per request, 20 s; docs/serving.md): Infinity 0.0.78 on all-MiniLM-L6-v2 served 73 req/s
 (torch), 113 (plain ONNX), 142 (O2 ONNX), p99 160-350 ms, against ~200 sentences/s in-process.
 """
 
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 INFINITY_REFERENCE = {
     "server": "infinity 0.0.78", "model": "all-MiniLM-L6-v2", "clients": 16, "duration_s": 20,
     "requests_per_s": {"torch": 73, "onnx": 113, "onnx_O2": 142}, "p99_ms": [160, 350],
-    "in_process_sentences_per_s": 200, "source": "issue 6",
+    "in_process_sentences_per_s": 200, "source": "measured on this machine, same load (docs/serving.md)",
 }
 
 

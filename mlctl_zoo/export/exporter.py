@@ -166,7 +166,8 @@ def _quantize(staging: Path) -> dict:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    # per-channel weights: per-tensor drifted to a mean cosine of 0.936 on all-MiniLM-L6-v2 (issue 5)
+    # per-channel weights: per-tensor ones drifted to a mean cosine of 0.936 on all-MiniLM-L6-v2 (parity probes,
+    # docs/export.md)
     arm = platform.machine().lower() in ("arm64", "aarch64")
     make = AutoQuantizationConfig.arm64 if arm else AutoQuantizationConfig.avx2
     qconfig = make(is_static=False, per_channel=True)
@@ -260,7 +261,7 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
     except ValueError as e:
         raise ExportError(f"{name}: {e}") from None
     if precision == "fp16" and model_type in T5_TYPES:
-        raise ExportError(f"{name}: T5 encoders overflow in fp16 (DESIGN.md §2), so O4 is refused; "
+        raise ExportError(f"{name}: T5 encoders overflow in fp16 (docs/export.md), so O4 is refused; "
                           "use --optimize O2 (fp32) on the GPU")
 
     steps.step(f"exporting to ONNX with Optimum (pooling {resolved.pooling} in the graph)")

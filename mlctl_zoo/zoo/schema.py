@@ -1,4 +1,4 @@
-"""Registry entries (DESIGN.md section 4): pretrained ``base`` models and ``trained`` checkpoints."""
+"""Zoo entries (docs/zoo.md, "Fields"): pretrained ``base`` models and ``trained`` checkpoints."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_token_counting_is_thread_safe_while_the_encoder_runs(tiny_bert_encoder)
 
 
 def test_default_limits_queue_80_concurrent_requests_without_a_429():
-    """The issue's floor: at least 64 concurrent requests are queued before a 429, by default."""
+    """The floor the defaults promise: at least 64 concurrent requests are queued before a 429."""
     from mlctl_zoo.serving.settings import ServeSettings
 
     enc = FakeEncoder(delay=0.05)

@@ -7,6 +7,7 @@ unknown names fail with "did you mean" and the list of known names.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -23,11 +24,15 @@ class Registry(Generic[T]):
         >>> @POOLINGS.register("mean")
         ... def mean_pool(...): ...
         >>> POOLINGS.get("mean")
+
+    Entries added with ``add_lazy(name, "package.module:attr")`` are imported on their first ``get``: a table
+    of names costs no import, and importing the module that holds the table registers nothing by side effect.
     """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}  # name -> "module:attr", until first use
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -37,27 +42,40 @@ class Registry(Generic[T]):
         return deco
 
     def add(self, name: str, obj: T) -> None:
-        if name in self._items:
+        if name in self:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = obj
 
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``target`` (``"package.module:attr"``) under ``name``; it is imported on first ``get``."""
+        if name in self:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        if target.count(":") != 1:
+            raise ValueError(f"{self.kind} {name!r}: lazy target {target!r} is not 'package.module:attr'")
+        self._lazy[name] = target
+
     def get(self, name: str) -> T:
+        if name in self._lazy:
+            module, _, attr = self._lazy[name].partition(":")
+            self._items[name] = getattr(importlib.import_module(module), attr)
+            del self._lazy[name]
         try:
             return self._items[name]
         except KeyError:
-            raise UnknownNameError(unknown_name_message(self.kind, name, self._items)) from None
+            raise UnknownNameError(unknown_name_message(self.kind, name, self.names())) from None
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted([*self._items, *self._lazy])
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def items(self) -> list[tuple[str, T]]:
-        return [(n, self._items[n]) for n in self.names()]
+        """Every entry, lazy ones imported."""
+        return [(n, self.get(n)) for n in self.names()]
 
 
 def did_you_mean(name: str, known) -> str:

@@ -1,6 +1,7 @@
 """The root ``mlctl-zoo`` command: wires the sub-apps and holds the one error boundary.
 
-Heavy libraries (torch, transformers, onnxruntime) are imported inside commands, so ``--help`` is instant.
+Command modules import the library inside each command, not at the top: the library pulls numpy, pydantic
+and ruamel (about half a second more), torch & co. come later still, and ``--help`` needs none of them.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ class _ConsoleHandler(logging.Handler):
 def show_library_progress() -> None:
     """Show the library's progress lines (loggers under ``mlctl_zoo``, INFO and up) on stderr.
 
-    The library never prints: it logs (bench, sweep) and the CLI decides where that goes. Idempotent, so
-    tests that invoke the app many times in one process get each line once.
+    The library does not print its status lines: it logs them (bench, sweep) and the CLI decides where they
+    go. Idempotent, so tests that invoke the app many times in one process get each line once.
     """
     logger = logging.getLogger("mlctl_zoo")
     if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):

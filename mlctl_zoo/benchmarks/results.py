@@ -38,7 +38,7 @@ def write_result(path: Path, record: dict[str, Any]) -> None:
 def summary(record: dict) -> dict:
     """The part of a result that goes into ``--json`` output and the zoo entry."""
     keys = ("metric", "scores", "average", "scores_reverse", "average_reverse", "thresholds", "lite",
-            "task_version", "protocol_sha256", "note", "skipped_languages")
+            "task_version", "protocol_sha256", "note", "skipped_languages", "intervals", "average_interval")
     out = {k: record[k] for k in keys if k in record and record[k] not in (None, {}, [])}
     out.setdefault("lite", bool(record.get("lite")))
     return out

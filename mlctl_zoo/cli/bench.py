@@ -13,7 +13,7 @@ from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, get_
 def bench(
     model: Annotated[str | None, typer.Argument(help="zoo name, Hugging Face id or local checkpoint folder")] = None,
     suite: Annotated[str | None, typer.Option("--suite", help="xtreme | xtreme-lite | retrieval | SUITE.yaml (default xtreme-lite)")] = None,
-    task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeat or comma-separate): xnli pawsx panx udpos tatoeba bucc2018 bitext")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeat or comma-separate): xnli xnli-frozen pawsx panx udpos tatoeba bucc2018 bitext")] = None,
     langs: Annotated[str | None, typer.Option("--langs", help="languages, ISO 639-1 or 639-3: de,fr or deu,fra")] = None,
     src: Annotated[Path | None, typer.Option("--src", help="bitext: source file (line-aligned with --tgt)")] = None,
     tgt: Annotated[Path | None, typer.Option("--tgt", help="bitext: target file")] = None,

@@ -211,6 +211,8 @@ def test_bench_cli_end_to_end_on_a_tiny_model(tiny_models, tmp_path, monkeypatch
     assert r["metric"] == "accuracy" and r["lite"] is False
     assert set(r["scores"]) == {"en", "de"} and all(isinstance(v, float) for v in r["scores"].values())
     assert all(0.0 <= v <= 100.0 for v in r["scores"].values())
+    # the intervals sit under keys of their own in --json (and the zoo entry), beside the plain scores
+    assert set(r["intervals"]) == {"en", "de"} and len(r["average_interval"]) == 2
     rec = json.loads(Path(json.loads(res.stdout)["files"]["xnli-frozen"]).read_text())
     assert rec["examples"]["eval"] == {"en": 12, "de": 12}
     assert set(rec["intervals"]) == {"en", "de"} and len(rec["average_interval"]) == 2

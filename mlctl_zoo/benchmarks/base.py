@@ -1,9 +1,9 @@
-"""Task framework: versioned task metadata, the task registry, and what a task run returns.
+"""Task framework: versioned task metadata, the task base class, and what a task run returns.
 
-A task is a Python class registered by id in ``TASKS``; its ``meta`` (a frozen dataclass) says what
-it measures and how: name, version, languages, metric, hub source, local layout and the protocol
-hyperparameters of the full and the lite protocol. Bump ``version`` whenever a change can move a score:
-results are reused only for the same (model, task, version, protocol).
+A task is a Python class found by id in ``mlctl_zoo.benchmarks.tasks.TASKS``; its ``meta`` (a frozen
+dataclass) says what it measures and how: name, version, languages, metric, hub source, local layout and
+the protocol hyperparameters of the full and the lite protocol. Bump ``version`` whenever a change can move
+a score: results are reused only for the same (model, task, version, protocol).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlctl_zoo.errors import ConfigError, DataError
-from mlctl_zoo.utils.lookup import Registry
+from mlctl_zoo.errors import ConfigError, DataError, MissingDependencyError
+from mlctl_zoo.utils.files import sha256_file
 
 
 @dataclass(frozen=True)
@@ -134,26 +134,6 @@ def protocol_hash(protocol: dict) -> str:
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()
 
 
-TASKS: Registry[type[Task]] = Registry("task")
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    TASKS.add(cls.meta.name, cls)
-    return cls
-
-
-def get_task(name: str) -> type[Task]:
-    import mlctl_zoo.benchmarks.tasks  # noqa: F401  registers the built-in tasks
-
-    return TASKS.get(name)
-
-
-def all_tasks() -> list[type[Task]]:
-    import mlctl_zoo.benchmarks.tasks  # noqa: F401
-
-    return [cls for _, cls in TASKS.items()]
-
-
 class DataFiles:
     """Local files under --data-dir, with their hashes recorded for the result's provenance."""
 
@@ -171,8 +151,6 @@ class DataFiles:
         return p
 
     def record(self, p: Path) -> None:
-        from mlctl_zoo.utils.files import sha256_file
-
         key = str(p)
         if not any(f["path"] == key for f in self.used):
             self.used.append({"path": key, "sha256": sha256_file(p)})
@@ -182,8 +160,6 @@ class DataFiles:
         try:
             import datasets
         except ImportError:
-            from mlctl_zoo.errors import MissingDependencyError
-
             raise MissingDependencyError("loading benchmarks from the hub needs `datasets`: pip install datasets") from None
         try:
             ds = datasets.load_dataset(dataset, config, split=split)

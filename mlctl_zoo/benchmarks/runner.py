@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlctl_zoo.benchmarks.base import TaskContext, get_task, protocol_hash
+from mlctl_zoo.benchmarks.base import TaskContext, protocol_hash
 from mlctl_zoo.benchmarks.langs import parse_langs
 from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_key
 from mlctl_zoo.benchmarks.suites import load_suite
+from mlctl_zoo.benchmarks.tasks import get_task
 from mlctl_zoo.errors import ConfigError, DataError
 from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.utils.files import hash_tree

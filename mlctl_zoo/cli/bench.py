@@ -60,8 +60,8 @@ def bench(
 
 
 def _list(as_json: bool) -> None:
-    from mlctl_zoo.benchmarks.base import all_tasks
     from mlctl_zoo.benchmarks.suites import SUITES
+    from mlctl_zoo.benchmarks.tasks import all_tasks
 
     tasks = [t.meta.to_dict() for t in all_tasks()]
     suites = [{"name": n, "lite": s.lite, "tasks": [t.task for t in s.tasks], "description": s.description}

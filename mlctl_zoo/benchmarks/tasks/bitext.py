@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, check_options, read_lines, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, check_options, read_lines
+from mlctl_zoo.benchmarks.langs import THREE_TO_TWO, TWO_LETTER, normalize_lang
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import ConfigError, DataError
 
 
 def _label(path: Path) -> str | None:
     """The language a file holds, from its suffix (``test.de``) or its name (``de.txt``); None if neither."""
-    from mlctl_zoo.benchmarks.langs import THREE_TO_TWO, TWO_LETTER, normalize_lang
-
     for cand in (path.suffix.lstrip(".").lower(), path.name.split(".")[0].lower()):
         if cand in TWO_LETTER or cand in THREE_TO_TWO:
             return normalize_lang(cand)
     return None
 
 
-@register_task
 class Bitext(RetrievalTask):
     meta = TaskMeta(
         name="bitext",

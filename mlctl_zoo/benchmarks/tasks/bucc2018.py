@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv
 from mlctl_zoo.benchmarks.metrics import best_threshold_f1, mine_candidates_chunked
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import DataError
 
 
-@register_task
 class Bucc2018(RetrievalTask):
     meta = TaskMeta(
         name="bucc2018",

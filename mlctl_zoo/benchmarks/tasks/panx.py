@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_conll, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, read_conll
 from mlctl_zoo.benchmarks.metrics import span_f1
 from mlctl_zoo.benchmarks.tagging import TagTask, hub_tagged
 
@@ -14,7 +14,6 @@ LITE_LANGS = ("ar", "bg", "de", "el", "en", "es", "et", "fa", "fi", "fr", "he", 
               "pt", "ru", "sw", "tr", "ur", "vi", "zh")
 
 
-@register_task
 class PanX(TagTask):
     tagset = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
     meta = TaskMeta(

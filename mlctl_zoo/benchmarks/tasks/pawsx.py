@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
 from mlctl_zoo.benchmarks.classification import PairTask, take
 
 LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
 LITE_TRAIN = 1500  # lite, offline: the first 1,500 pairs of pawsx/dev-en.tsv train; the rest are evaluated
 
 
-@register_task
 class PawsX(PairTask):
     labels = ("0", "1")  # 1 = paraphrase
     meta = TaskMeta(

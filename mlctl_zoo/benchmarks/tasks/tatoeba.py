@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_lines
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
+from mlctl_zoo.errors import DataError
 
 # XTREME's 36 Tatoeba languages, canonical code -> the 639-3 code of Tatoeba's files
 XTREME_36 = {
@@ -29,7 +30,6 @@ OTHER = {
 FILE_CODES = {**XTREME_36, **OTHER}
 
 
-@register_task
 class Tatoeba(RetrievalTask):
     meta = TaskMeta(
         name="tatoeba",
@@ -55,14 +55,10 @@ class Tatoeba(RetrievalTask):
     def load(self, lang: str) -> tuple[list[str], list[str]]:
         code = FILE_CODES[lang]
         if self.ctx.data_dir is not None:
-            from mlctl_zoo.benchmarks.base import read_lines
-
             xx_file, en_file = self.local_files(lang)
             xx = read_lines(self.files.path(xx_file, f"Tatoeba {lang}"))
             en = read_lines(self.files.path(en_file, f"Tatoeba {lang}, English side"))
             if len(xx) != len(en):
-                from mlctl_zoo.errors import DataError
-
                 raise DataError(f"{self.ctx.data_dir / xx_file}: {len(xx)} lines but the English side has {len(en)}")
         else:
             ds = self.files.hub("google/xtreme", f"tatoeba.{code}", "validation")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_conllu, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, read_conllu
 from mlctl_zoo.benchmarks.metrics import token_accuracy
 from mlctl_zoo.benchmarks.tagging import TagTask, hub_tagged
 from mlctl_zoo.errors import DataError
@@ -18,7 +18,6 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
         "SYM", "VERB", "X")
 
 
-@register_task
 class UdPos(TagTask):
     tagset = UPOS
     fallback_tag = "X"

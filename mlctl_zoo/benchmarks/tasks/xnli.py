@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
 from mlctl_zoo.benchmarks.classification import PairTask, take
 
 LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 HUB_MNLI_LABELS = ("entailment", "neutral", "contradiction")  # nyu-mll/multi_nli ClassLabel order
 
 
-@register_task
 class Xnli(PairTask):
     labels = ("entailment", "neutral", "contradiction")
     meta = TaskMeta(

@@ -15,11 +15,12 @@ line-aligned, so the same resampled example indices are used in every language).
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv, register_task
+from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv
 from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.benchmarks.tasks.xnli import LANGS, Xnli
@@ -37,7 +38,6 @@ ONLINE_TRAIN_CAP = {"full": 50000, "lite": 10000}  # MultiNLI train pairs from t
 GPU_MIN_BATCH = 128  # on CPU a larger batch is no faster (measured); on a GPU it is
 
 
-@register_task
 class XnliFrozen(RetrievalTask):
     labels = Xnli.labels
     label_id = PairTask.label_id  # names or 0/1/2, the same checks as the fine-tuned task
@@ -188,8 +188,6 @@ def fit_select(x_train: np.ndarray, y_train: np.ndarray, x_dev: np.ndarray, y_de
     Returns (scaler + classifier pipeline, {"C", "dev_accuracy", "dev_accuracy_by_C", "iterations_by_C"}),
     accuracies on 0-100, grid keys written ``f"{C:g}"``. lbfgs is deterministic: no seed is needed.
     """
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -169,6 +169,10 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
     out.append(f"- base recipe sha256: `{meta.get('recipe_sha256', '-')}`; recipe files: "
                + ", ".join(f"`{f}`" for f in meta.get("recipe_files", [])))
     out.append(f"- started {meta.get('created', '?')}, last updated {meta.get('updated', '?')}")
+    commits = sorted({c for c in [*(x.get("commit") for x in meta.get("commands", [])),
+                                  *(st.get("commit") for st in states)] if c})
+    out.append("- code: " + (", ".join(f"`{c}`" for c in commits) if commits else "commit not recorded")
+               + " (git commit of the mlctl_zoo that ran the sweep and its points)")
     versions = meta.get("versions", {})
     if versions:
         out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

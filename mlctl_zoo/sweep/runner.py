@@ -34,7 +34,7 @@ from mlctl_zoo.sweep.spec import (
     select_points,
 )
 from mlctl_zoo.utils.files import atomic_write_json
-from mlctl_zoo.utils.provenance import package_versions, utc_now
+from mlctl_zoo.utils.provenance import code_commit, package_versions, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) 
             "plan": [p.id for p in plan_points(spec)],
             "recipe_sha256": info["sha256"],
             "recipe_files": [_portable(f) for f in info["files"]],
-            "commands": [*(old or {}).get("commands", []), *([{"command": command, "at": utc_now()}] if command else [])],
+            "commands": [*(old or {}).get("commands", []), *([{"command": command, "at": utc_now(), "commit": code_commit()}] if command else [])],
             "created": (old or {}).get("created", utc_now()),
             "updated": utc_now(),
             "versions": package_versions(),
@@ -258,7 +258,7 @@ def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Pat
         trained = True
         state = {**(state or {}), "train": {"seconds": None, "name": point.name, "adopted": True,
                                             "checkpoint": point.checkpoint_dir}}
-    state = {**(state or {}), "point": point.model_dump(), "recipe_sha256": sha}
+    state = {**(state or {}), "point": point.model_dump(), "recipe_sha256": sha, "commit": code_commit()}
     state.setdefault("started", utc_now())
     state.pop("error", None)
     try:

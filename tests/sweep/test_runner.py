@@ -119,6 +119,13 @@ def test_report_reads_the_fake_curve(tmp_path, fakes):
     assert "mlctl-zoo sweep run test" in text and "--set data.max_pairs=8000" in text
     meta = json.loads((tmp_path / "out/sweep.json").read_text())
     assert meta["recipe_sha256"] in text
+    # the code that ran: this checkout's git commit, on every command and point, and in the report
+    from mlctl_zoo.utils.provenance import code_commit
+
+    commit = code_commit()
+    assert commit and meta["commands"][-1]["commit"] == commit and f"- code: `{commit}`" in text
+    point = json.loads(next((tmp_path / "out/points").glob("cz-snt-*/point.json")).read_text())
+    assert point["commit"] == commit
     summary = res.report.summary
     cell = summary.cells[("tatoeba", "trained")]["cz-snt"][1000]
     assert cell.n == 2 and cell.spread == pytest.approx(0.2)

@@ -30,6 +30,7 @@ from mlctl_zoo.models.onnx_encoder import OnnxEncoder
 from mlctl_zoo.models.pooling import T5_TYPES, check_pooling
 from mlctl_zoo.models.providers import probe_device, providers_for
 from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit, tokenizer_record
 from mlctl_zoo.models.torch_encoder import TorchEncoder
 from mlctl_zoo.utils.files import sha256_file
 from mlctl_zoo.utils.provenance import package_versions, utc_now
@@ -184,6 +185,23 @@ def _quantize(staging: Path) -> dict:
     return {"mode": "dynamic", "weights": "int8 per-channel", "config": "arm64" if arm else "avx2"}
 
 
+def _ensure_tokenizer_json(tokenizer, staging: Path, name: str) -> None:
+    """``tokenizer.json`` in the export: consumers tokenise with the ``tokenizers`` library alone (no
+    transformers, no torch). A slow (Python) tokenizer is converted; one that cannot be is refused."""
+    if (staging / TOKENIZER_FILE).is_file():
+        return
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    try:
+        if backend is None:
+            from transformers.convert_slow_tokenizer import convert_slow_tokenizer
+
+            backend = convert_slow_tokenizer(tokenizer)
+        backend.save(str(staging / TOKENIZER_FILE))
+    except Exception as e:  # noqa: BLE001  conversion raises ValueError/ImportError/KeyError by tokenizer
+        raise ExportError(f"{name}: its tokenizer has no fast version and could not be converted to "
+                          f"{TOKENIZER_FILE} ({type(e).__name__}: {e}); serve and bench --backend onnx need it") from None
+
+
 def _graph_opset(path: Path) -> int | None:
     import onnx
 
@@ -275,6 +293,7 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"{name}: ONNX export failed ({type(e).__name__}: {first})") from None
     tokenizer.save_pretrained(staging)
+    _ensure_tokenizer_json(tokenizer, staging, name)
     model.config.save_pretrained(staging)
 
     optimization = quantization = None
@@ -285,8 +304,11 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
         steps.step("quantising to int8 (dynamic, per-channel weights)")
         quantization = _quantize(staging)
 
+    # what a consumer needs beside the graph, so serving runs on onnxruntime + tokenizers alone
+    max_length = model_token_limit(resolved.location) or model_token_limit(staging)
     meta = {"name": name, "pooling": resolved.pooling, "normalize": resolved.normalize, "output": OUTPUT_NAME,
-            "precision": precision, "optimization": optimize, "variant": variant, "device": device}
+            "precision": precision, "optimization": optimize, "variant": variant, "device": device,
+            "max_length": max_length, "tokenizer": tokenizer_record(staging, max_length)}
     (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
     steps.step(f"parity gate: {len(PROBE_SENTENCES)} probe sentences, PyTorch vs ONNX Runtime ({device})")

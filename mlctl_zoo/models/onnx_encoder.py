@@ -5,6 +5,10 @@ returned in input order. Graphs written by ``mlctl-zoo export`` return the poole
 (``sentence_embedding``); plain Optimum ``feature-extraction`` graphs (``last_hidden_state``) are
 pooled here (mean or cls). CPU sessions use one intra-op thread per physical core
 (``mlctl_zoo.models.providers``); which recorded export to open is chosen in ``mlctl_zoo.models.exports``.
+
+Text is tokenised by the ``tokenizers`` library from the export's ``tokenizer.json``
+(``mlctl_zoo.models.tokenizer``), so opening and running an export imports neither ``transformers`` nor torch:
+a server process holds ONNX Runtime, the graph and the tokenizer only.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from mlctl_zoo.models.exports import (
     select_export,
 )
 from mlctl_zoo.models.providers import create_session
+from mlctl_zoo.models.tokenizer import TextTokenizer
 
 
 def _mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -32,10 +37,23 @@ def _mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (states * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
 
 
+def reexport_hint(meta: dict, onnx_file: Path) -> str:
+    """The command that rewrites an export folder as it was made (from its ``mlctl_export.json``)."""
+    name = meta.get("name")
+    if not name:
+        return f"export the model again with `mlctl-zoo export NAME` (or copy its tokenizer.json into {onnx_file.parent})"
+    opts = [f"--optimize {meta['optimization']}"] if meta.get("optimization") else []
+    if meta.get("precision") == "int8":
+        opts.append("--quantize int8")
+    if meta.get("device") not in (None, "cpu"):
+        opts.append(f"--device {meta['device']}")
+    return f"re-export it: `mlctl-zoo export {' '.join([name, *opts])} --force`"
+
+
 class OnnxEncoder:
     """An exported encoder on an ONNX Runtime session (``Encoder`` interface)."""
 
-    def __init__(self, session, tokenizer, *, name: str, pooling: str, normalize: bool, max_length: int,
+    def __init__(self, session, tokenizer: TextTokenizer, *, name: str, pooling: str, normalize: bool, max_length: int,
                  provider: str, model_path: Path, session_info=None, meta: dict | None = None) -> None:
         self.session = session
         self.tokenizer = tokenizer
@@ -70,19 +88,15 @@ class OnnxEncoder:
     def from_path(cls, onnx_dir_or_file, *, pooling: str, normalize: bool, device: str = "cpu",
                   max_length: int = 128, name: str | None = None, threads: int | None = None,
                   spin: bool | None = None) -> OnnxEncoder:
-        """Load an ONNX model (file, or folder holding one) and the tokenizer beside it."""
-        from transformers import AutoTokenizer  # heavy: only when a model is opened
-
+        """Load an ONNX model (file, or folder holding one) and the ``tokenizer.json`` beside it."""
         onnx_file = find_onnx_file(onnx_dir_or_file)
         meta = read_export_meta(onnx_file)
         baked = meta.get("pooling")
         if baked and baked != pooling:
             raise ModelError(f"{onnx_file}: the graph pools with {baked!r} (recorded in {META_FILE}), "
                              f"not {pooling!r}; re-export to change pooling")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(onnx_file.parent))
-        except (OSError, ValueError) as e:
-            raise ModelError(f"{onnx_file.parent}: no usable tokenizer files beside the ONNX model ({e})") from None
+        tokenizer = TextTokenizer.from_folder(onnx_file.parent, max_length=max_length, record=meta.get("tokenizer"),
+                                              hint=reexport_hint(meta, onnx_file))
         session, info = create_session(onnx_file, device, threads=threads, spin=spin)
         return cls(session, tokenizer, name=name or meta.get("name") or onnx_file.parent.name, pooling=pooling,
                    normalize=normalize, max_length=max_length, provider=info.provider, model_path=onnx_file,
@@ -120,16 +134,18 @@ class OnnxEncoder:
 
     # ---- encoding ------------------------------------------------------------------------
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True)
-        return [len(ids) for ids in enc["input_ids"]]
+        """Tokens per text after truncation at ``max_length`` (special tokens included)."""
+        return self.tokenizer.lengths(texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text, special tokens included, not truncated; safe to call while another thread encodes."""
+        return self.tokenizer.count(texts)
 
     def _feed(self, batch) -> dict:
         feed = {}
         for name, dtype in self._inputs.items():
             if name in batch:
                 feed[name] = np.asarray(batch[name], dtype=dtype)
-            elif name == "token_type_ids":
-                feed[name] = np.zeros_like(batch["input_ids"], dtype=dtype)
             else:
                 raise ModelError(f"{self.model_path}: graph input {name!r} is not produced by the tokenizer")
         return feed
@@ -142,8 +158,7 @@ class OnnxEncoder:
         lengths = self.token_lengths(texts)
         out: np.ndarray | None = None
         for idx in length_sorted_batches(lengths, batch_size):
-            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="np")
+            batch = self.tokenizer([texts[i] for i in idx])
             result = self.session.run([self._output], self._feed(batch))[0]
             if not self._pooled:
                 mask = batch["attention_mask"]

@@ -335,6 +335,8 @@ def create_app(
     settings = settings or ServeSettings()
     name = settings.model or (encoder.name if encoder is not None else None)
     state = ServerState(settings, name)
+    # an injected encoder is checked now (e.g. it must have a tokenizer), not when the server starts
+    given = wrap_encoder(encoder, name, settings.max_input_tokens) if encoder is not None else None
 
     async def _load_in_background() -> None:
         load = loader
@@ -355,8 +357,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loading = None
-        if encoder is not None:
-            state.start_serving(wrap_encoder(encoder, name, settings.max_input_tokens))
+        if given is not None:
+            state.start_serving(given)
         else:
             loading = asyncio.create_task(_load_in_background())
         try:

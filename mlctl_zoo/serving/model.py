@@ -8,7 +8,6 @@ with ONNX Runtime (or the checkpoint with PyTorch for ``backend=torch``), and wa
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from mlctl_zoo.models.encoder import Encoder
 from mlctl_zoo.models.exports import select_export
 from mlctl_zoo.models.onnx_encoder import OnnxEncoder
 from mlctl_zoo.models.resolve import ResolvedModel, resolve_model
+from mlctl_zoo.models.tokenizer import model_token_limit
 from mlctl_zoo.models.torch_encoder import TorchEncoder
 from mlctl_zoo.zoo.store import Zoo
 
@@ -61,12 +61,17 @@ class ServedModel:
 
 
 def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
-    """A token counter with its own tokenizer copy.
+    """The encoder's own token counter (special tokens included, not truncated): it decides the 413 for
+    over-long inputs and ``usage``, so an encoder without a tokenizer is refused (``ModelError``) rather than
+    guessed at by counting words.
 
-    A Hugging Face fast tokenizer is mutated on every call (truncation and padding are set per call), so
-    sharing the encoder's tokenizer between the event loop and the encode thread fails with
-    "Already borrowed". The copy here is configured once and then only read, which is thread-safe.
+    ``OnnxEncoder.count_tokens`` is thread-safe. A Hugging Face fast tokenizer (``TorchEncoder``) is mutated
+    on every call (truncation and padding are set per call), so sharing it between the event loop and the
+    encode thread fails with "Already borrowed": the counter gets its own copy, configured once.
     """
+    count = getattr(encoder, "count_tokens", None)
+    if callable(count):
+        return count
     tok = getattr(encoder, "tokenizer", None)
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is not None:
@@ -74,13 +79,12 @@ def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
         counter.no_truncation()
         counter.no_padding()
         return lambda texts: [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=True)]
-    if tok is not None:
+    if callable(tok):
         return lambda texts: [len(ids) for ids in tok(list(texts), add_special_tokens=True, truncation=False,
                                                       verbose=False)["input_ids"]]
-    lengths = getattr(encoder, "token_lengths", None)
-    if lengths is not None:
-        return lambda texts: list(lengths(texts))
-    return lambda texts: [len(t.split()) + 2 for t in texts]
+    raise ModelError(f"cannot serve '{getattr(encoder, 'name', encoder)}': the encoder has no tokenizer to count "
+                     "tokens with (it sets the max_input_tokens limit and usage); give it a `count_tokens(texts)` "
+                     "method or a Hugging Face `tokenizer`")
 
 
 def clone_encoder(encoder: Encoder) -> Encoder:
@@ -103,33 +107,6 @@ def wrap_encoder(encoder: Encoder | ServedModel, name: str | None = None,
         limit = min(limit, max_input_tokens)
     return ServedModel(encoder=encoder, name=name or encoder.name, max_input_tokens=limit,
                        provider=getattr(encoder, "provider", None))
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def model_token_limit(location: str | Path) -> int | None:
-    """The longest input the model takes, from its folder: sentence-transformers' max_seq_length, else
-    the tokenizer's model_max_length, else the position embeddings (RoBERTa-style models lose 2)."""
-    folder = Path(location)
-    if not folder.is_dir():
-        return None
-    st = _read_json(folder / "sentence_bert_config.json").get("max_seq_length")
-    if isinstance(st, int) and st > 1:
-        return st
-    tok = _read_json(folder / "tokenizer_config.json").get("model_max_length")
-    if isinstance(tok, int) and 1 < tok < 1_000_000:
-        return tok
-    cfg = _read_json(folder / "config.json")
-    pos = cfg.get("max_position_embeddings")
-    if isinstance(pos, int) and pos > 1:
-        return pos - 2 if cfg.get("model_type") in ("roberta", "xlm-roberta", "camembert") else pos
-    return None
 
 
 def pick_device(device: str, backend: str = "onnx") -> str:

@@ -167,8 +167,8 @@ def _quantize(staging: Path) -> dict:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    # per-channel weights: per-tensor ones drifted to a mean cosine of 0.936 on all-MiniLM-L6-v2 (parity probes,
-    # docs/export.md)
+    # per-channel weights: per-tensor ones drifted to a mean cosine of 0.936 on all-MiniLM-L6-v2
+    # (parity probes, docs/export.md)
     arm = platform.machine().lower() in ("arm64", "aarch64")
     make = AutoQuantizationConfig.arm64 if arm else AutoQuantizationConfig.avx2
     qconfig = make(is_static=False, per_channel=True)

@@ -5,11 +5,11 @@ Figures (all on the embeddings as consumers get them, i.e. normalised when the m
 - ``min_cosine`` / ``mean_cosine``: cosine between each probe's two embeddings;
 - ``nn_agreement``: share of probes whose nearest other probe (cosine) is the same in both.
 
-Tolerances (docs/export.md, "The parity gate"): fp32 must match to rounding (min cosine ≥ 0.9999); fp16 (O4) loses
-mantissa bits in every layer (min cosine ≥ 0.999); dynamic int8 quantises weights per channel and
-activations per tensor at run time, so it is judged on the mean (≥ 0.98) with a floor on the worst
-probe (≥ 0.90). Measured on the probe set with all-MiniLM-L6-v2: per-tensor int8 drifted to a mean cosine
-of 0.936, per-channel kept 0.988-0.990.
+Tolerances (docs/export.md, "The parity gate"): fp32 must match to rounding (min cosine ≥ 0.9999);
+fp16 (O4) loses mantissa bits in every layer (min cosine ≥ 0.999); dynamic int8 quantises weights per
+channel and activations per tensor at run time, so it is judged on the mean (≥ 0.98) with a floor on the
+worst probe (≥ 0.90). Measured on the probe set with all-MiniLM-L6-v2: per-tensor int8 drifted to a mean
+cosine of 0.936, per-channel kept 0.988-0.990.
 """
 
 from __future__ import annotations

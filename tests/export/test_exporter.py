@@ -16,9 +16,9 @@ from tests.export.conftest import TINY_SETUP
 def test_tiny_models_export_with_pooling_in_graph_and_pass_parity(tiny_zoo, kind):
     import onnxruntime as ort
 
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.onnx_encoder import OnnxEncoder
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
 
     name = f"tiny-{kind}"
     record = export_model(tiny_zoo, name, progress=False)

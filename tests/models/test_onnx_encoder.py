@@ -27,8 +27,8 @@ def plain_bert_export(tiny_models, tmp_path_factory):
 
 
 def _torch(folder, pooling, normalize=False):
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
 
     resolved = resolve_model(str(folder))
     return TorchEncoder.from_resolved(resolved, pooling=pooling)

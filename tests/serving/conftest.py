@@ -14,8 +14,8 @@ def fake_encoder() -> FakeEncoder:
 
 @pytest.fixture(scope="session")
 def tiny_bert_encoder(tiny_models):
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
 
     enc = TorchEncoder.from_resolved(resolve_model(str(tiny_models["bert"])), max_length=128)
     enc.name = "tiny-bert"

@@ -100,8 +100,8 @@ def test_serve_exports_then_serves_the_recorded_onnx_file(tiny_zoo):
 def test_backend_torch_and_export_choice(tiny_zoo):
     from mlctl_zoo.errors import ModelError
     from mlctl_zoo.export.exporter import export_model
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.serving.model import load_served_model
 
     zoo = Zoo(tiny_zoo)

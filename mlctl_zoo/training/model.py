@@ -12,7 +12,14 @@ from torch import nn
 from mlctl_zoo.config.recipe import ObjectiveSpec
 from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, POOLINGS, first_layer_norm, masked_mean
 from mlctl_zoo.training.heads import CCEHead, MLMHead
-from mlctl_zoo.training.losses import CONTRASTIVE, label_contrast, mask_tokens, mlm_loss, mse_distill, word_contrast
+from mlctl_zoo.training.losses import (
+    CONTRASTIVE,
+    label_contrast,
+    mask_tokens,
+    mlm_loss,
+    mse_distill,
+    word_contrast,
+)
 from mlctl_zoo.training.wordpairs import simalign_spans
 
 

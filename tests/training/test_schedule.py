@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlctl_zoo.config.loader import load_recipe
-from mlctl_zoo.training.trainer import _schedule
+from mlctl_zoo.training.schedule import plan_schedule as _schedule
 
 
 def _passes(items, per_pass):

@@ -1,0 +1,89 @@
+"""What the loop feeds the model: every text tokenised once, word spans found, batches padded per step.
+
+``build_batches`` turns the run's data (parallel pairs, labelled examples) into token ids before the first
+step; ``TrainBatches.collate`` pads one schedule item into the tensors ``TrainModule`` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlctl_zoo.config.recipe import Recipe
+from mlctl_zoo.training.data import LabelledExample, ParallelData
+from mlctl_zoo.training.features import Tokenised, labelled_views, pad, tokenise
+from mlctl_zoo.training.wordpairs import Dictionary, char_span_to_tokens, find_word_pair
+
+
+@dataclass
+class TrainBatches:
+    en: Tokenised
+    xx: Tokenised
+    word_spans: np.ndarray  # [pairs, 4]: English start, end, other start, end (token indices); -1 = none
+    simalign_rows: np.ndarray  # [pairs] bool: word pair found at train time by the encoder's own alignment
+    lengths: list[int]  # longer side of each pair, in tokens (for length bucketing)
+    labelled: list[tuple[tuple[list, list], list[int]]]  # ((ids, special masks), label ids) per labelled batch
+    pad_id: int
+    word_stats: dict[str, int] = field(default_factory=dict)
+
+    def collate(self, item: tuple[str, list[int]], device) -> dict[str, Any]:
+        """One schedule item as tensors on ``device``; ``n`` examples and ``tokens`` (padded) for the logs."""
+        import torch
+
+        kind, idx = item
+        if kind == "labelled":
+            (ids, special), labels = self.labelled[idx[0]]
+            t_ids, t_mask, _ = pad(ids, self.pad_id, special)
+            return {"kind": "labelled", "ids": t_ids.to(device), "mask": t_mask.to(device),
+                    "labels": torch.tensor(labels, device=device), "n": len(labels), "tokens": t_ids.numel()}
+        e_ids, e_mask, e_sp = pad([self.en.ids[i] for i in idx], self.pad_id, [self.en.special[i] for i in idx])
+        x_ids, x_mask, x_sp = pad([self.xx.ids[i] for i in idx], self.pad_id, [self.xx.special[i] for i in idx])
+        return {"kind": "parallel", "en_ids": e_ids.to(device), "en_mask": e_mask.to(device),
+                "en_special": e_sp.to(device), "xx_ids": x_ids.to(device), "xx_mask": x_mask.to(device),
+                "xx_special": x_sp.to(device), "word_spans": torch.from_numpy(self.word_spans[idx]).to(device),
+                "simalign": torch.from_numpy(self.simalign_rows[idx]).to(device), "n": len(idx),
+                "tokens": e_ids.numel() + x_ids.numel()}
+
+
+def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labelled: list[LabelledExample],
+                  word_sources: dict[str, Any]) -> TrainBatches:
+    """Tokenise the pairs (and, for the word level, find each pair's word span), and the labelled batches."""
+    tr = recipe.training
+    pairs = parallel.pairs if parallel else []
+    want_word = "word" in recipe.objective.levels
+    en, en_off = tokenise(tokenizer, [p.en for p in pairs], tr.max_length, offsets=want_word)
+    xx, xx_off = tokenise(tokenizer, [p.xx for p in pairs], tr.max_length, offsets=want_word)
+    spans = np.full((len(pairs), 4), -1, dtype=np.int64)
+    simalign = np.zeros(len(pairs), dtype=bool)
+    stats = {"dictionary": 0, "simalign_rows": 0, "none": 0, "truncated": 0}
+    if want_word:
+        for i, p in enumerate(pairs):
+            src = word_sources.get(p.lang)
+            if src == "simalign":  # aligned in the loop, from the encoder's current token vectors
+                simalign[i] = True
+                stats["simalign_rows"] += 1
+                continue
+            hit = find_word_pair(p.en, p.xx, src) if isinstance(src, Dictionary) else None
+            if hit is None:
+                stats["none"] += 1
+                continue
+            a, b = char_span_to_tokens(en_off[i], hit[0]), char_span_to_tokens(xx_off[i], hit[1])
+            if a is None or b is None:  # the word fell beyond max_length
+                stats["truncated"] += 1
+                continue
+            spans[i] = (*a, *b)
+            stats["dictionary"] += 1
+    lengths = [max(a, b) for a, b in zip(en.lengths(), xx.lengths())]
+    lab_batches = []
+    if labelled:
+        # each (premise, hypothesis) is encoded as one sequence; a translation is one more view, same label
+        label_ids = {name: i for i, name in enumerate(sorted({ex.label for ex in labelled}))}
+        rng = np.random.default_rng(recipe.data.seed + 2)
+        for texts, labels in labelled_views(labelled, tr.labelled_batch_size or tr.batch_size, label_ids, rng):
+            enc = tokenizer([t[0] for t in texts], [t[1] for t in texts], truncation=True,
+                            max_length=tr.labelled_max_length or tr.max_length, return_special_tokens_mask=True)
+            lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return TrainBatches(en, xx, spans, simalign, lengths, lab_batches, pad_id, stats)

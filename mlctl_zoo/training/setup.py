@@ -1,0 +1,142 @@
+"""Everything a run checks and builds before its first step: model, tokenizer, word-pair sources,
+Accelerate, the optimiser. Each check fails with the recipe field to change, before any training.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from mlctl_zoo.config.recipe import Recipe, TrainingSpec
+from mlctl_zoo.errors import ConfigError, DataError, ModelError
+from mlctl_zoo.models.loading import load_config, load_encoder, load_tokenizer
+from mlctl_zoo.models.pooling import check_pooling
+from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.training.data import resolve_local
+from mlctl_zoo.training.wordpairs import Dictionary
+from mlctl_zoo.zoo.store import Zoo
+
+T5_TYPES = {"t5", "mt5", "umt5"}
+ARCHITECTURES = {"bert": {"bert"}, "xlm-roberta": {"xlm-roberta"}, "t5": T5_TYPES}
+
+
+def load_model(recipe: Recipe, zoo: Zoo):
+    """(resolved base model, fast tokenizer, encoder), after checking architecture, pooling and precision."""
+    import torch
+
+    r = recipe
+    resolved = resolve_model(r.model.name, zoo, r.model.revision)
+    cfg = load_config(resolved)
+    if r.model.architecture != "auto" and cfg.model_type not in ARCHITECTURES[r.model.architecture]:
+        raise ConfigError(f"model.architecture is {r.model.architecture} but {r.model.name} is a "
+                          f"{cfg.model_type} model")
+    try:
+        check_pooling(r.objective.pooling, cfg.model_type)
+    except ValueError as e:
+        raise ConfigError(f"objective.pooling: {e}") from None
+    if r.training.precision == "fp16" and cfg.model_type in T5_TYPES:
+        raise ConfigError("training.precision fp16 overflows T5 encoders: use bf16 or fp32")
+    tokenizer = load_tokenizer(resolved)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{r.model.name}: a fast tokenizer is needed (offset mappings for word spans)")
+    torch.manual_seed(r.training.seed)  # heads and dropout start from the recipe's seed
+    return resolved, tokenizer, load_encoder(resolved)
+
+
+def word_sources(recipe: Recipe, langs: list[str], data_dir: Path | None) -> dict[str, Any]:
+    """lang -> Dictionary | "simalign" | None, checked before any training starts."""
+    out: dict[str, Any] = {}
+    if "word" not in recipe.objective.levels:
+        return out
+    specs = recipe.data.word_pairs
+    for lang in langs:
+        spec = specs.get(lang) or specs.get("*")
+        if spec is None or spec.source == "none":
+            out[lang] = None
+        elif spec.source == "simalign":
+            out[lang] = "simalign"
+        else:
+            if not spec.path:
+                raise ConfigError(f"data.word_pairs.{lang}: source 'dictionary' needs a 'path'")
+            folder = resolve_local(spec.path, data_dir)
+            if folder is None or not folder.is_dir():
+                raise DataError(f"data.word_pairs.{lang}: dictionary folder {spec.path} not found "
+                                "(give --data-dir, or use source: simalign for this language)")
+            if not (folder / f"{lang}.txt").is_file():
+                raise DataError(f"data.word_pairs.{lang}: dictionary {folder} has no {lang}.txt; "
+                                f"set data.word_pairs.{lang}.source: simalign (or none)")
+            out[lang] = Dictionary.load(folder, lang)
+    return out
+
+
+def make_accelerator(tr: TrainingSpec, out: Path, report_to: str | None):
+    """Accelerate for this machine or launch (CPU, one GPU, or ``accelerate launch`` processes)."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    kwargs: dict[str, Any] = {"mixed_precision": {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]}
+    if tr.device == "cpu":
+        kwargs["cpu"] = True
+    if tr.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device is cuda but no CUDA GPU is available (use auto or cpu)")
+    if report_to:
+        kwargs["log_with"] = "tensorboard"
+        kwargs["project_config"] = ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard"))
+    try:
+        return Accelerator(**kwargs)
+    except (ValueError, RuntimeError) as e:
+        raise ConfigError(f"training.precision {tr.precision}: {e}") from None
+
+
+def make_module(recipe: Recipe, encoder, tokenizer):
+    """The trainable module: encoder, optional heads, the loss; a frozen teacher copy for distillation."""
+    from mlctl_zoo.training.model import TrainModule  # an nn.Module subclass: importing it imports torch
+
+    r = recipe
+    teacher = copy.deepcopy(encoder) if r.objective.loss == "mse_distill" else None
+    mask_id = tokenizer.mask_token_id
+    if mask_id is None and r.objective.mlm_weight > 0:
+        sentinel = tokenizer.convert_tokens_to_ids("<extra_id_0>")  # T5's span-corruption mask
+        if sentinel is None or sentinel == tokenizer.unk_token_id:
+            raise ConfigError(f"objective.mlm_weight: the tokenizer of {r.model.name} has no mask token; "
+                              "set objective.mlm_weight: 0")
+        mask_id = sentinel
+    return TrainModule(encoder, r.objective, teacher=teacher, mask_id=mask_id)
+
+
+def make_optimizer(module, tr: TrainingSpec):
+    """Adam or AdamW over the trainable parameters (the teacher, if any, is frozen)."""
+    import torch
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if tr.optimizer == "adamw" else torch.optim.Adam
+    try:  # fused kernels (CPU and CUDA in torch >= 2.4): one pass over the weights instead of ~10
+        return opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay)
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """The training bar on stderr (the library's own, as export's steps), shown when the caller asks."""
+    return Progress(TextColumn("[bold]train[/bold]"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                    console=Console(stderr=True, soft_wrap=True), transient=False, disable=not enabled)
+
+
+def start_trackers(acc, name: str, resolved_recipe: dict) -> None:
+    """TensorBoard (``--report-to``): the run's resolved recipe as flat ``section.field`` hyper-parameters."""
+    flat = {f"{k}.{k2}": (v2 if isinstance(v2, (int, float, str, bool)) else str(v2))
+            for k, v in resolved_recipe.items() if isinstance(v, dict) for k2, v2 in v.items()}
+    acc.init_trackers(name, config=flat)

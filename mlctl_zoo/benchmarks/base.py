@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from mlctl_zoo.errors import ConfigError, DataError, MissingDependencyError
 from mlctl_zoo.utils.files import sha256_file
+from mlctl_zoo.utils.hub import offline_reason
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TaskContext:
     batch_size: int = 32
     options: dict[str, Any] = field(default_factory=dict)  # task-specific (bitext: src, tgt)
     progress: Callable[[str], None] | None = None  # status lines for the user
+    data_revisions: dict[str, str] = field(default_factory=dict)  # hub dataset id -> pinned revision
 
     def say(self, msg: str) -> None:
         if self.progress is not None:
@@ -75,7 +77,7 @@ class Task:
 
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
-        self.files = DataFiles(ctx.data_dir)
+        self.files = DataFiles(ctx.data_dir, ctx.data_revisions)
 
     # ---- protocol ----------------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
@@ -103,13 +105,17 @@ class Task:
         return list(langs)
 
     def protocol(self, langs: list[str]) -> dict[str, Any]:
-        """What makes two results comparable; its hash keys result reuse."""
-        return {
+        """What makes two results comparable (with the data read, see ``zoo.results``); with the model's
+        fingerprint its hash keys result reuse."""
+        out = {
             "task": self.meta.name, "version": self.meta.version, "lite": self.ctx.lite,
             "hyperparameters": self.hyperparameters(), "languages": langs, "seed": self.ctx.seed,
             "backend": self.backend(), "source": "local" if self.ctx.data_dir else "hub",
             "options": {k: str(v) for k, v in sorted(self.ctx.options.items())},
         }
+        if self.ctx.data_revisions and not self.ctx.data_dir:
+            out["data_revisions"] = dict(sorted(self.ctx.data_revisions.items()))
+        return out
 
     def backend(self) -> str:
         """The backend this task really runs on: fine-tuning always runs PyTorch."""
@@ -135,10 +141,12 @@ def protocol_hash(protocol: dict) -> str:
 
 
 class DataFiles:
-    """Local files under --data-dir, with their hashes recorded for the result's provenance."""
+    """Local files under --data-dir, with their hashes recorded for the result's provenance; hub datasets with
+    the revision actually loaded."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, revisions: dict[str, str] | None = None) -> None:
         self.root = root
+        self.revisions = dict(revisions or {})
         self.used: list[dict] = []
 
     def path(self, rel: str, what: str = "") -> Path:
@@ -156,20 +164,33 @@ class DataFiles:
             self.used.append({"path": key, "sha256": sha256_file(p)})
 
     def hub(self, dataset: str, config: str | None, split: str):
-        """Load one split from the Hugging Face hub; records the dataset, config, split and fingerprint."""
+        """Load one split from the Hugging Face hub, at the pinned revision if any (``--data-revision``); records
+        the dataset, config, split, the revision actually loaded (the commit the hub resolved, or the cached
+        snapshot's when offline) and the fingerprint."""
         try:
             import datasets
         except ImportError:
             raise MissingDependencyError("loading benchmarks from the hub needs `datasets`: pip install datasets") from None
+        pinned = self.revisions.get(dataset)
+        what = dataset + (f" config {config}" if config else "") + f" split {split}" + \
+            (f" at revision {pinned}" if pinned else "")
+        offline = offline_reason()  # once per process: an unreachable hub is "offline", not five retries
         try:
-            ds = datasets.load_dataset(dataset, config, split=split)
+            builder = datasets.load_dataset_builder(dataset, config, revision=pinned)
+            builder.download_and_prepare()
+            ds = builder.as_dataset(split=split)
         except Exception as e:  # noqa: BLE001  the hub raises many types; the user needs one line
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise DataError(
-                f"cannot load {dataset}" + (f" config {config}" if config else "") + f" split {split} from the "
-                f"Hugging Face hub ({first}); offline, pass --data-dir DIR with local files in XTREME's layout"
-            ) from None
-        self.used.append({"hub": dataset, "config": config, "split": split,
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            why = f"{offline}, and it is not in the local cache" if offline else first
+            raise DataError(f"cannot load {what} from the Hugging Face hub ({why}); pass --data-dir DIR with local "
+                            f"files in XTREME's layout") from None
+        loaded = getattr(builder, "hash", None)
+        loaded = loaded if isinstance(loaded, str) and loaded != "auto" else None
+        if pinned and loaded and not (loaded.startswith(pinned) or pinned.startswith(loaded)) and _is_commit(pinned):
+            raise DataError(f"{what}: revision {loaded} was loaded, not the pinned {pinned} (a cached snapshot "
+                            "while offline?); reconnect, or pin the revision that is cached")
+        self.used.append({"hub": dataset, "config": config, "split": split, "revision": loaded or pinned,
+                          **({"requested_revision": pinned} if pinned else {}),
                           "fingerprint": getattr(ds, "_fingerprint", None), "rows": len(ds)})
         return ds
 
@@ -236,6 +257,11 @@ def read_conllu(path: Path) -> list[tuple[list[str], list[str]]]:
         return None if ("-" in cols[0] or "." in cols[0]) else (cols[1], cols[3])
 
     return _sentences(path, parse)
+
+
+def _is_commit(rev: str) -> bool:
+    """A commit hash (not a branch or tag name, which the hub resolves to one)."""
+    return len(rev) >= 7 and all(c in "0123456789abcdef" for c in rev.lower())
 
 
 def check_options(task: str, options: dict, allowed: set[str]) -> None:

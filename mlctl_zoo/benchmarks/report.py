@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlctl_zoo.errors import ConfigError
+from mlctl_zoo.zoo.results import LEGACY, describe, reproduce_command, split_key
 
 
 def run_tables(result: dict) -> list:
@@ -41,71 +42,205 @@ def run_tables(result: dict) -> list:
         if r.get("thresholds"):
             avg.append("")
         t.add_row(*avg, style="bold")
-        tables.append(Group(Text(f"{result['model']} · {task}{lite} · {r['metric']}", style="bold"), t))
+        backend = r.get("backend") or result.get("backend", "torch")
+        tables.append(Group(Text(f"{result['model']} · {task}{lite} · {r['metric']} · backend {backend}",
+                                 style="bold"), t))
     return tables
 
 
-def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
-    """``{"columns": [result keys], "rows": [{"model", "scores": {key: average}, "average"}]}``.
+ORDER = ["xnli", "xnli-frozen", "pawsx", "panx", "udpos", "bucc2018", "tatoeba", "bitext"]
 
-    Keys are task ids (``tatoeba``) or lite results (``tatoeba-lite``); ``--task tatoeba`` selects both.
-    A model's overall average is over the shown columns and only when it has all of them.
+
+def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
+    """Zoo models against tasks, one protocol per column.
+
+    Returns ``{"columns": [task keys], "rows": [{"model", "scores": {key: average}, "average"}],
+    "column_protocols": {key: label}, "protocols": {label: {...}}, "apart": [...]}``. A task key is a task id
+    (``tatoeba``) or its lite protocol (``tatoeba-lite``); ``--task tatoeba`` selects both. Each column holds
+    the results of **one** protocol (``zoo.results``): the complete one shared by the most models (then the
+    one with more languages, then the newest). A model measured another way (a language subset, a --limit,
+    skipped languages, another backend, other data, an older task version) is listed in ``apart`` with its
+    own protocol label and how it differs, never ranked against the column. A model's overall average is
+    over the columns and only when it has all of them.
     """
-    entries = zoo.entries()
-    cols: list[str] = []
-    rows = []
-    for name, entry in entries.items():
-        scores = {}
+    groups: dict[str, dict[str, list[tuple[str, dict]]]] = {}
+    for name, entry in zoo.entries().items():
         for key, res in (entry.results or {}).items():
-            if not isinstance(res, dict) or "average" not in res:
+            if not isinstance(res, dict) or res.get("average") is None:
                 continue
-            base = key.removesuffix("-lite")
-            if tasks and base not in tasks and key not in tasks:
+            base, pid = split_key(key)
+            if tasks and base not in tasks and base.removesuffix("-lite") not in tasks:
                 continue
-            scores[key] = res["average"]
-            if key not in cols:
-                cols.append(key)
-        if scores:
-            rows.append({"model": name, "scores": scores})
-    order = ["xnli", "pawsx", "panx", "udpos", "bucc2018", "tatoeba", "bitext"]
-    cols.sort(key=lambda k: (order.index(k.removesuffix("-lite")) if k.removesuffix("-lite") in order else 99, k))
-    for row in rows:
-        vals = [row["scores"][c] for c in cols if c in row["scores"]]
-        row["average"] = round(sum(vals) / len(vals), 2) if len(vals) == len(cols) and vals else None
-    rows.sort(key=lambda r: (r["average"] is None, -(r["average"] or 0.0), r["model"]))
-    return {"columns": cols, "rows": rows}
+            ident = res.get("protocol_id") or f"{LEGACY}:{base}:{pid}"
+            groups.setdefault(base, {}).setdefault(ident, []).append((name, res))
+
+    def rank(item):
+        ident, members = item
+        known = not ident.startswith(LEGACY)
+        complete = all(r.get("complete", False) for _, r in members)
+        langs = len(((members[0][1].get("protocol") or {}).get("languages")) or [])
+        newest = max(str(r.get("date") or "") for _, r in members)
+        return (known, complete, len({m for m, _ in members}), langs, newest)
+
+    cols = sorted(groups, key=lambda k: (ORDER.index(k.removesuffix("-lite")) if k.removesuffix("-lite") in ORDER
+                                         else 99, k))
+    protocols: dict[str, dict] = {}
+    labels: dict[str, str] = {}
+
+    def label_of(ident: str, base: str, res: dict, n_models: int) -> str:
+        if ident not in labels:
+            labels[ident] = f"P{len(labels) + 1}"
+            proto = res.get("protocol") if isinstance(res.get("protocol"), dict) else None
+            protocols[labels[ident]] = {
+                "key": base, "protocol_id": None if ident.startswith(LEGACY) else ident, "protocol": proto,
+                "backend": (proto or {}).get("backend") or res.get("backend", "torch"),
+                "complete": bool(res.get("complete", False)), "models": n_models,
+                "description": describe({**res, "task": res.get("task", base.removesuffix("-lite"))}),
+                "command": reproduce_command(proto, res.get("data_dir")) if proto else None,
+            }
+        return labels[ident]
+
+    main: dict[str, str] = {}
+    for base in cols:
+        ordered = sorted(groups[base].items(), key=rank, reverse=True)
+        ident, members = ordered[0]
+        if not ident.startswith(LEGACY):
+            main[base] = ident
+            label_of(ident, base, members[0][1], len(members))
+    columns = [c for c in cols if c in main]
+    rows: dict[str, dict] = {}
+    apart = []
+    for base in cols:
+        for ident, members in sorted(groups[base].items(), key=rank, reverse=True):
+            for model, res in members:
+                if main.get(base) == ident:
+                    rows.setdefault(model, {"model": model, "scores": {}})["scores"][base] = res["average"]
+                    continue
+                label = label_of(ident, base, res, len(members))
+                ref = groups[base][main[base]][0][1] if base in main else None
+                apart.append({"model": model, "key": base, "protocol": label, "average": res["average"],
+                              "backend": protocols[label]["backend"],
+                              "differs": _differences(res, ref) if ref else "protocol not recorded"})
+    for row in rows.values():
+        vals = [row["scores"][c] for c in columns if c in row["scores"]]
+        row["average"] = round(sum(vals) / len(vals), 2) if len(vals) == len(columns) and vals else None
+    ranked = sorted(rows.values(), key=lambda r: (r["average"] is None, -(r["average"] or 0.0), r["model"]))
+    apart.sort(key=lambda a: (cols.index(a["key"]), a["protocol"], -a["average"], a["model"]))
+    return {"columns": columns, "rows": ranked, "column_protocols": {c: labels[main[c]] for c in columns},
+            "protocols": protocols, "apart": apart}
+
+
+def _differences(res: dict, ref: dict) -> str:
+    """How a result's protocol differs from the column's, in words."""
+    p, q = res.get("protocol"), ref.get("protocol") or {}
+    if not isinstance(p, dict):
+        return "protocol not recorded (an older result: rerun bench)"
+    out = []
+    if p.get("version") != q.get("version"):
+        out.append(f"task version {p.get('version')} (column {q.get('version')})")
+    lp, lq = p.get("languages") or [], q.get("languages") or []
+    same_langs = sorted(lp) == sorted(lq)
+    if not same_langs:
+        shown = ",".join(lp) if len(lp) <= 6 else f"{len(lp)} languages"
+        out.append(f"languages {shown} (column {len(lq)})")
+    skipped, ref_skipped = res.get("skipped_languages") or [], ref.get("skipped_languages") or []
+    if same_langs and sorted(skipped) != sorted(ref_skipped):
+        out.append("skipped " + (",".join(skipped) if len(skipped) <= 6 else f"{len(skipped)} languages")
+                   if skipped else "no language skipped")
+    hp, hq = p.get("hyperparameters") or {}, q.get("hyperparameters") or {}
+    if hp.get("limit") != hq.get("limit"):
+        out.append(f"limit {hp.get('limit')}" + (f" (column {hq.get('limit')})" if hq.get("limit") else ""))
+    other = sorted(k for k in set(hp) | set(hq) if k != "limit" and hp.get(k) != hq.get(k))
+    if other:
+        out.append("hyperparameters " + ", ".join(f"{k} {hp.get(k)}" for k in other))
+    if p.get("backend") != q.get("backend"):
+        out.append(f"backend {p.get('backend')} (column {q.get('backend')})")
+    if p.get("seed") != q.get("seed"):
+        out.append(f"seed {p.get('seed')}")
+    dp, dq = p.get("data") or {}, q.get("data") or {}
+    if dp.get("source") != dq.get("source"):
+        out.append(f"{dp.get('source')} data (column {dq.get('source')})")
+    elif same_langs and dp.get("sha256") != dq.get("sha256"):
+        out.append("other data files or revision")
+    if p.get("options") != q.get("options"):
+        out.append("other task options")
+    return "; ".join(out) or "another protocol"
 
 
 def _cell(v) -> str:
     return "" if v is None else f"{v:.1f}"
 
 
+def _header(board: dict, col: str) -> str:
+    label = board.get("column_protocols", {}).get(col)
+    backend = board.get("protocols", {}).get(label, {}).get("backend", "torch") if label else None
+    return f"{col} ({label}, {backend})" if label else col
+
+
+def protocol_lines(board: dict) -> list[str]:
+    """Under the table: what each column (and each result shown apart) measured, and the command that
+    measures another model the same way."""
+    lines = []
+    for label, p in board.get("protocols", {}).items():
+        where = f"column {p['key']}" if board.get("column_protocols", {}).get(p["key"]) == label else \
+            f"{p['key']}, not ranked"
+        cmd = f": {p['command']}" if p.get("command") else ""
+        lines.append(f"{label} ({where}): {p['description']}{cmd}")
+    return lines
+
+
 def to_markdown(board: dict) -> str:
     cols = board["columns"]
-    lines = ["| model | " + " | ".join(cols) + " | average |", "|---|" + "---:|" * (len(cols) + 1)]
+    lines = ["| model | " + " | ".join(_header(board, c) for c in cols) + " | average |",
+             "|---|" + "---:|" * (len(cols) + 1)]
     for r in board["rows"]:
         lines.append(f"| {r['model']} | " + " | ".join(_cell(r["scores"].get(c)) for c in cols) + f" | {_cell(r['average'])} |")
+    if board.get("apart"):
+        lines += ["", "Measured another way (not ranked against the columns):", "",
+                  "| model | task | protocol | backend | average | differs from the column |", "|---|---|---|---|---:|---|"]
+        for a in board["apart"]:
+            lines.append(f"| {a['model']} | {a['key']} | {a['protocol']} | {a['backend']} | {_cell(a['average'])} | "
+                         f"{a['differs']} |")
+    if board.get("protocols"):
+        lines += [""] + [f"- {line}" for line in protocol_lines(board)]
     return "\n".join(lines) + "\n"
 
 
 def to_csv(board: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", *board["columns"], "average"])
+    w.writerow(["model", *(_header(board, c) for c in board["columns"]), "average"])
     for r in board["rows"]:
         w.writerow([r["model"], *(r["scores"].get(c, "") for c in board["columns"]), "" if r["average"] is None else r["average"]])
     return buf.getvalue()
 
 
-def to_table(board: dict):
+def to_table(board: dict, *, fold: bool = True):
+    """The ranked table, then (when there are any) the results measured another way, then one line per
+    protocol. ``fold=False`` (output that is not a terminal) keeps every cell whole instead of cutting it."""
+    overflow = "fold" if fold else "ignore"
     t = Table(title="mlctl-zoo leaderboard (averages over languages, 0-100)", title_justify="left")
-    t.add_column("model")
+    t.add_column("model", overflow=overflow, no_wrap=not fold)
     for c in board["columns"]:
-        t.add_column(c, justify="right")
+        label = board.get("column_protocols", {}).get(c)
+        backend = board.get("protocols", {}).get(label, {}).get("backend", "torch") if label else ""
+        t.add_column(f"{c}\n{label} · {backend}" if label else c, justify="right")
     t.add_column("average", justify="right", style="bold")
     for r in board["rows"]:
         t.add_row(r["model"], *(_cell(r["scores"].get(c)) or "-" for c in board["columns"]), _cell(r["average"]) or "-")
-    return t
+    parts: list = [t]
+    if board.get("apart"):
+        a_t = Table(title="measured another way: not ranked against the columns above", title_justify="left")
+        for col in ("model", "task", "protocol", "backend", "average", "differs from the column"):
+            a_t.add_column(col, justify="right" if col == "average" else "left", overflow=overflow,
+                           no_wrap=not fold and col != "differs from the column")
+        for a in board["apart"]:
+            a_t.add_row(a["model"], a["key"], a["protocol"], a["backend"], _cell(a["average"]), a["differs"])
+        parts.append(a_t)
+    lines = protocol_lines(board)
+    if lines:
+        parts.append(Text("\n".join(lines), style="dim", overflow=overflow, no_wrap=not fold))
+    return Group(*parts)
 
 
 def plot(board: dict, path: Path) -> Path:

@@ -13,17 +13,21 @@ from typing import Any
 
 from mlctl_zoo.benchmarks.base import TaskContext, protocol_hash
 from mlctl_zoo.benchmarks.langs import parse_langs
-from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_key
+from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_summary
 from mlctl_zoo.benchmarks.suites import load_suite
 from mlctl_zoo.benchmarks.tasks import get_task
 from mlctl_zoo.errors import ConfigError, DataError
+from mlctl_zoo.models.loading import ensure_available, refuse_remote_code
 from mlctl_zoo.models.resolve import resolve_model
-from mlctl_zoo.utils.files import hash_tree
+from mlctl_zoo.utils.files import hash_tree, sha256_file
+from mlctl_zoo.utils.hub import offline_reason
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
 from mlctl_zoo.utils.provenance import package_versions, utc_now
+from mlctl_zoo.zoo.results import comparable_protocol, is_complete, protocol_id
 from mlctl_zoo.zoo.store import Zoo
 
 logger = logging.getLogger(__name__)
+HUB_DATASET = "google/xtreme"  # what a bare --data-revision REV pins
 
 
 @dataclass
@@ -46,8 +50,30 @@ def model_fingerprint(resolved) -> dict:
     return {"hub_revision": resolved.revision or "main (unpinned)"}
 
 
+def parse_data_revisions(spec: str | list[str] | dict | None) -> dict[str, str]:
+    """``--data-revision``: ``REV`` pins google/xtreme (the benchmarks' data set); ``ID=REV`` pins another hub
+    data set (``nyu-mll/multi_nli=REV``); repeat or comma-separate. A mapping (suite files) passes through."""
+    if not spec:
+        return {}
+    if isinstance(spec, dict):
+        return {str(k): str(v) for k, v in spec.items()}
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: dict[str, str] = {}
+    for item in (x.strip() for s in items for x in str(s).split(",")):
+        if not item:
+            continue
+        ds, sep, rev = item.rpartition("=")
+        ds, rev = (ds.strip(), rev.strip()) if sep else (HUB_DATASET, item)
+        if not ds or not rev:
+            raise ConfigError(f"--data-revision {item!r}: give REV or DATASET=REV")
+        out[ds] = rev
+    return out
+
+
 def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | None, limit: int | None,
-               options: dict[str, Any]) -> tuple[str | None, bool, list[PlanItem]]:
+               options: dict[str, Any], lite: bool = False) -> tuple[str | None, bool, list[PlanItem], dict[str, str]]:
+    """(suite name, lite, items, the suite's pinned data revisions)."""
+    revisions: dict[str, str] = {}
     if suite is None and not tasks:
         suite = "xtreme-lite"
     if suite is not None:
@@ -60,10 +86,11 @@ def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | No
             if not items:
                 raise ConfigError(f"suite {s.name} has none of the tasks {', '.join(tasks)} "
                                   f"(it has {', '.join(t.task for t in s.tasks)})")
-        suite_name, lite = s.name, s.lite
+        suite_name, lite = s.name, s.lite or lite
+        revisions = parse_data_revisions(s.data_revision)
     else:
         items = [PlanItem(get_task(t).meta.name, None, None) for t in dict.fromkeys(tasks or [])]
-        suite_name, lite = None, False
+        suite_name = None
     for item in items:
         if langs:
             item.langs = [lang for lang in langs if item.langs is None or lang in item.langs]
@@ -73,19 +100,22 @@ def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | No
             item.options = {**item.options, **{k: v for k, v in options.items() if v is not None}}
     if len(items) == 1 and langs:
         items[0].strict = True
-    return suite_name, lite, items
+    return suite_name, lite, items, revisions
 
 
 def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = None, tasks: list[str] | None = None,
                    langs: list[str] | None = None, backend: str = "torch", device: str = "cpu", batch_size: int = 32,
                    data_dir: Path | None = None, limit: int | None = None, seed: int = 42, force: bool = False,
                    output: Path | None = None, progress: bool = True, options: dict[str, Any] | None = None,
-                   on_status: Callable[[str], None] | None = None) -> dict:
+                   on_status: Callable[[str], None] | None = None, lite: bool = False,
+                   data_revision: str | list[str] | dict | None = None) -> dict:
     """Benchmark ``model`` (zoo name, hub id or local folder).
 
-    Returns ``{"model": NAME, "suite": ..., "results": {TASK: {"metric", "scores", "average", ...}},
-    "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100. Tatoeba and bitext add
-    ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means $MLCTL_DATA_DIR, then the hub.
+    Returns ``{"model": NAME, "suite": ..., "results": {TASK: {"metric", "scores", "average", "backend",
+    "protocol_id", "complete", ...}}, "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100.
+    Tatoeba and bitext add ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means
+    $MLCTL_DATA_DIR, then the hub (``data_revision`` pins hub data sets, see ``parse_data_revisions``). The model
+    is resolved and its config read before any data is loaded, so a missing model fails first.
     """
     if backend not in ("torch", "onnx"):
         raise ConfigError(f"unknown backend {backend!r} (known: torch, onnx)")
@@ -99,8 +129,19 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     root = resolve_data_dir(data_dir)
     if root is not None and not root.is_dir():
         raise DataError(f"data folder {root} does not exist (--data-dir / MLCTL_DATA_DIR)")
-    suite_name, lite, plan = build_plan(suite, tasks, langs, limit, options or {})
+    suite_name, lite, plan, revisions = build_plan(suite, tasks, langs, limit, options or {}, lite)
+    revisions = {**revisions, **parse_data_revisions(data_revision)}
+    if revisions and root is not None:
+        raise ConfigError("--data-revision pins hub data; it does not apply with --data-dir / MLCTL_DATA_DIR")
     resolved = resolve_model(model, zoo)
+    if not resolved.is_local or root is None:
+        reason = offline_reason()
+        if reason:
+            say(f"{reason}: only cached models and data sets can be used")
+    if resolved.is_local:
+        refuse_remote_code(resolved)
+    else:
+        ensure_available(resolved)  # a model that does not exist fails here, before any data is loaded
     in_zoo = resolved.zoo is not None  # a zoo entry (a shipped base model not in this zoo is not)
     output = Path(output) if output is not None else zoo.root / "bench-results"  # beside the registry, zoo model or not
     fingerprint = model_fingerprint(resolved)
@@ -110,7 +151,8 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     for item in plan:
         cls = get_task(item.task)
         ctx = TaskContext(data_dir=root, lite=lite, limit=item.limit, seed=seed, backend=backend, device=device,
-                          batch_size=batch_size, options=item.options, progress=say)
+                          batch_size=batch_size, options=item.options, progress=say,
+                          data_revisions=revisions if root is None else {})
         task = cls(ctx)
         if item.langs is not None and not item.langs and item.task != "bitext":
             say(f"{item.task}: none of the requested languages is in this task; skipped")
@@ -128,21 +170,36 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         path = result_path(output, resolved.name, item.task, lite, psha)
         record = None if force else read_result(path)
         if record is not None:
+            changed = _changed_data(record)
+            if changed:
+                say(f"{item.task}: {changed} changed since {path} was measured; measuring again")
+                record = None
+        if record is not None:
             say(f"{item.task}: reusing {path} (--force recomputes)")
             out["reused"].append(item.task)
+            if in_zoo:
+                key, zrec = zoo_summary(record, zoo.relativize(path))
+                if key not in (resolved.entry.results or {}):
+                    zoo.set_result(resolved.name, key, zrec)
         else:
-            say(f"{item.task}{' (lite)' if lite else ''}: {len(chosen) or 'all'} language(s)")
+            say(f"{item.task}{' (lite)' if lite else ''}: {len(chosen) or 'all'} language(s), backend {task.backend()}")
             started, t0, c0 = utc_now(), time.perf_counter(), time.process_time()
             result = task.evaluate(resolved, chosen)
             duration, cpu = time.perf_counter() - t0, time.process_time() - c0
             scores = {k: round(float(v), 4) for k, v in result.scores.items()}
+            comparable = comparable_protocol(protocol, result.data_files, root)
+            comparable["languages_default"] = item.task == "bitext" or \
+                sorted(chosen) == sorted(task.default_languages())
+            pid = protocol_id(comparable)
             record = {
                 "model": resolved.name, "task": item.task, "task_version": cls.meta.version, "suite": suite_name,
                 "lite": lite, "metric": cls.meta.metric, "scores": scores,
                 "average": round(sum(scores.values()) / len(scores), 4) if scores else None,
                 **_rounded(result.extra),
-                "skipped_languages": skipped,
+                "skipped_languages": skipped, "backend": task.backend(),
+                "complete": is_complete(comparable, skipped, None) and comparable["languages_default"],
                 "protocol": protocol, "protocol_sha256": psha,
+                "comparable_protocol": comparable, "protocol_id": pid,
                 "provenance": {
                     "model": {**resolved.provenance(), **fingerprint},
                     "backend": task.backend(), "device": device, "seed": seed, "torch_threads": _torch_threads(),
@@ -154,15 +211,28 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
             }
             write_result(path, record)
             if in_zoo:
-                zrec = summary(record)
-                zrec["result_file"] = zoo.relativize(path)
-                zrec["date"] = record["provenance"]["finished"]
-                zrec["backend"] = task.backend()
-                zoo.set_result(resolved.name, zoo_key(item.task, lite), zrec)
-            say(f"{item.task}: average {record['average']:.2f} in {duration:.1f}s -> {path}")
+                key, zrec = zoo_summary(record, zoo.relativize(path))
+                if not zoo.set_result(resolved.name, key, zrec):
+                    say(f"{item.task}: partial result kept out of the zoo: a complete one of this protocol is there")
+            say(f"{item.task}: average {record['average']:.2f} in {duration:.1f}s (backend {task.backend()}) -> {path}")
         out["results"][item.task] = summary(record)
         out["files"][item.task] = str(path)
     return out
+
+
+def _changed_data(record: dict) -> str | None:
+    """The first local data file that is gone or no longer hashes as recorded, or None: a reused result must
+    have been measured on the data that is there now."""
+    for f in (record.get("provenance") or {}).get("data_files") or []:
+        if not f.get("path") or not f.get("sha256"):
+            continue
+        p = Path(f["path"])
+        try:
+            if sha256_file(p) != f["sha256"]:
+                return f"data file {p}"
+        except OSError:
+            return f"data file {p} (gone)"
+    return None
 
 
 def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list[str]]:

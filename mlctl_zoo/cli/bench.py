@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, get_zoo, print_json
+from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
 
 
 def bench(
@@ -21,6 +21,8 @@ def bench(
     device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
     batch_size: Annotated[int, typer.Option("--batch-size", help="evaluation batch size")] = 32,
     data_dir: DataDirOpt = None,
+    data_revision: Annotated[list[str] | None, typer.Option("--data-revision", help="pin hub data: REV (google/xtreme) or DATASET=REV; recorded in the result")] = None,
+    lite: Annotated[bool, typer.Option("--lite", help="the lite protocol (fixed subsets, fewer epochs), as suite xtreme-lite runs it")] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="at most N evaluation examples per language")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 42,
     force: Annotated[bool, typer.Option("--force", help="recompute finished results")] = False,
@@ -46,7 +48,7 @@ def bench(
     result = run_benchmarks(
         model, zoo=get_zoo(registry), suite=suite, tasks=tasks, langs=langs.split(",") if langs else None,
         backend=backend, device=device, batch_size=batch_size, data_dir=data_dir, limit=limit, seed=seed,
-        force=force, output=output, progress=not json_, options=options,
+        force=force, output=output, progress=not json_, options=options, lite=lite, data_revision=data_revision,
     )
     if json_:
         print_json(result)
@@ -54,9 +56,9 @@ def bench(
     from mlctl_zoo.benchmarks.report import run_tables
 
     for t in run_tables(result):
-        console.print(t)
+        print_table(t)
     for name, path in result["files"].items():
-        console.print(f"[dim]{name}: {path}{' (reused)' if name in result['reused'] else ''}[/dim]")
+        console.print(f"[dim]{name}: {path}{' (reused)' if name in result['reused'] else ''}[/dim]", soft_wrap=True)
 
 
 def _list(as_json: bool) -> None:
@@ -77,13 +79,13 @@ def _list(as_json: bool) -> None:
     for m in tasks:
         t.add_row(m["name"], m["version"], m["kind"], m["metric"], str(len(m["languages"])) if m["languages"] else "any",
                   m["description"])
-    console.print(t)
+    print_table(t)
     s = Table(title="suites", title_justify="left")
     for col in ("suite", "tasks", "lite", "description"):
         s.add_column(col, overflow="fold")
     for x in suites:
         s.add_row(x["name"], " ".join(x["tasks"]), "yes" if x["lite"] else "no", x["description"])
-    console.print(s)
+    print_table(s)
     console.print("[dim]data sources and local file layouts: --list --json; user suites: --suite FILE.yaml "
                   "(docs/benchmarks.md)[/dim]")
 

@@ -56,6 +56,16 @@ def show_library_progress() -> None:
     logger.propagate = False  # a root handler set up by another library would print every line twice
 
 
+def print_table(renderable: Any) -> None:
+    """A table (or a group of them) on stdout. On a terminal rich fits it to the window; into a file or a pipe
+    it is printed at its natural width, so model names and paths are never cut or ellipsised."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    width = max(console.width, console.measure(renderable, options=console.options.update(width=1 << 16)).maximum)
+    Console(width=width).print(renderable, crop=False)  # console.print(width=) would cap it at console.width
+
+
 def get_zoo(registry: Path | None):
     from mlctl_zoo.zoo.store import Zoo
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
 
 
 class Device(str, Enum):
@@ -83,7 +83,7 @@ def _summary(zoo, model: str, record: dict) -> None:
     for name, digest in record.get("files", {}).items():
         p = folder / name
         files.add_row(name, _size(p.stat().st_size) if p.is_file() else "?", digest[:12])
-    console.print(files)
+    print_table(files)
     par = record["parity"]
     tol = par.get("tolerance", {})
     gate = Table(title="parity gate: PyTorch fp32 vs ONNX Runtime", show_edge=False)
@@ -91,7 +91,7 @@ def _summary(zoo, model: str, record: dict) -> None:
         gate.add_column(col, justify="right" if col != "result" else "left", no_wrap=True)
     gate.add_row(str(par["probes"]), f"{par['min_cosine']:.6f}", f"{par['mean_cosine']:.6f}",
                  f"{par['max_abs_diff']:.2e}", f"{par['nn_agreement']:.1%}", "[green]passed[/green]")
-    console.print(gate)
+    print_table(gate)
     facts = Table(show_header=False, show_edge=False, box=None)
     facts.add_column(style="bold")
     facts.add_column()
@@ -100,7 +100,7 @@ def _summary(zoo, model: str, record: dict) -> None:
     facts.add_row("graph", f"opset {record['opset']}, output {record['output']}, {record['pooling']} pooling in "
                   "the graph" + (", L2-normalised by the reader" if record.get("normalize") else ""))
     facts.add_row("registered", f"{zoo.path} -> models.{model}.exports ({record['path']})")
-    console.print(facts)
+    print_table(facts)
 
 
 def register(app: typer.Typer) -> None:

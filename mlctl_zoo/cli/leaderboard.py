@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import RegistryOpt, console, get_zoo, print_json
+from mlctl_zoo.cli.common import RegistryOpt, console, get_zoo, print_json, print_table
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -19,7 +19,10 @@ def leaderboard(
     registry: RegistryOpt = None,
     json_: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
 ) -> None:
-    """Zoo models against tasks: the average score per task and over tasks (0-100)."""
+    """Zoo models against tasks: the average score per task and over tasks (0-100), one protocol per column.
+
+    A model measured another way (languages, --limit, backend, data) is listed apart, never ranked; the lines
+    under the table say what each protocol is and the command that measures a model the same way."""
     from mlctl_zoo.benchmarks.report import leaderboard as board_of
     from mlctl_zoo.benchmarks.report import to_csv, to_markdown, to_table
     from mlctl_zoo.errors import ConfigError
@@ -43,7 +46,7 @@ def leaderboard(
         if not board["rows"]:
             console.print("no benchmark results in the zoo yet: run `mlctl-zoo bench MODEL`")
         else:
-            console.print(to_table(board))
+            print_table(to_table(board, fold=console.is_terminal))
     if plot is not None and fmt == "table":
         console.print(f"[dim]chart: {plot}[/dim]")
 

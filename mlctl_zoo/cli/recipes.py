@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlctl_zoo.cli.common import JsonOpt, console, err_console, print_json
+from mlctl_zoo.cli.common import JsonOpt, console, err_console, print_json, print_table
 
 app = typer.Typer(help="List, show and validate training recipes.", no_args_is_help=True)
 
@@ -54,7 +54,7 @@ def list_recipes(
             table.add_row(row["path"], row["model"], row["loss"], "+".join(row["levels"]), row["output"])
         else:
             table.add_row(row["path"], "[red]invalid[/red]", "", "", "")
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
 
 app = typer.Typer(help="The model zoo (registry.yaml): list, show, add, remove, verify.", no_args_is_help=True)
 
@@ -43,8 +44,16 @@ def list_models(registry: RegistryOpt = None, json_out: JsonOpt = False) -> None
         table.add_column(col)
     for e in entries.values():
         table.add_row(e.name, e.kind, _summary(e), e.pooling, str(e.embedding_dim or "?"), str(len(e.exports)),
-                      ", ".join(e.results) or "-")
-    console.print(table)
+                      _results_summary(e.results))
+    print_table(table)
+
+
+def _results_summary(results: dict) -> str:
+    """``xnli-lite, tatoeba (2 protocols)``: results are kept per protocol (``task@protocol id``)."""
+    from mlctl_zoo.zoo.results import split_key
+
+    counts = Counter(split_key(k)[0] for k in results)
+    return ", ".join(k + (f" ({n} protocols)" if n > 1 else "") for k, n in counts.items()) or "-"
 
 
 @app.command("show")
@@ -182,7 +191,7 @@ def verify(name: Annotated[str | None, typer.Argument()] = None, registry: Regis
             if r.missing or r.changed:
                 detail += ": " + ", ".join([f"missing {m}" for m in r.missing] + [f"changed {c}" for c in r.changed])
             table.add_row(r.name, f"[{colours[r.status]}]{r.status}[/]", detail)
-        console.print(table)
+        print_table(table)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
 

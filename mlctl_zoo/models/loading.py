@@ -2,28 +2,69 @@
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
 from mlctl_zoo.errors import ModelError
 from mlctl_zoo.models.pooling import T5_TYPES
 from mlctl_zoo.models.resolve import ResolvedModel
+from mlctl_zoo.utils.hub import offline_reason
 
 _NO_POOLER = {"bert", "roberta", "xlm-roberta", "camembert", "distilbert"}
+CONFIG_FILES = ("config.json", "tokenizer_config.json")
+MAX_CONFIG_BYTES = 4 << 20  # real configs are a few kB; a bigger one is not read
+
+
+def _excerpt(text: str, n: int = 160) -> str:
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= n else line[:n] + "…"
 
 
 def _hub_error(resolved: ResolvedModel, err: Exception) -> ModelError:
-    offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE")
-    why = "the hub is offline (HF_HUB_OFFLINE=1)" if offline else "no network or no such model"
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = str(err)
+    if "trust_remote_code" in text or "custom code" in text:
+        return ModelError(f"model {resolved.location!r} needs its own Python code (trust_remote_code); mlctl-zoo "
+                          "never runs code shipped with a model: use a model of a supported architecture")
+    reason = None if resolved.is_local else offline_reason()
+    why = f"{reason}; not in the local cache" if reason else "no such model on the hub"
+    first = _excerpt(text) or type(err).__name__
     hint = f"; {resolved.hint}" if resolved.hint else ""
     return ModelError(f"cannot load model {resolved.location!r}: {why} ({first}){hint}")
+
+
+def refuse_remote_code(resolved: ResolvedModel) -> None:
+    """A local folder whose config names classes of its own (``auto_map``) would need trust_remote_code, which
+    stays off: one line, before transformers reads the folder (it would otherwise ask on stdin)."""
+    if not resolved.is_local:
+        return
+    for name in CONFIG_FILES:
+        path = Path(resolved.location) / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        if size > MAX_CONFIG_BYTES:
+            raise ModelError(f"{path}: {size} bytes, not a model config (at most {MAX_CONFIG_BYTES} bytes are read)")
+        try:
+            cfg = json.loads(path.read_bytes())
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{path}: not valid JSON ({_excerpt(str(e), 80)})") from None
+        if not isinstance(cfg, dict):
+            raise ModelError(f"{path}: expected a JSON object")
+        auto_map = cfg.get("auto_map")
+        if auto_map:
+            first = next(iter(auto_map.values()), "?") if isinstance(auto_map, dict) else auto_map
+            raise ModelError(
+                f"{path}: names remote code ({_excerpt(str(first), 80)}); mlctl-zoo never runs code shipped with a "
+                "model (trust_remote_code stays off): use a model of a supported architecture")
 
 
 def load_config(resolved: ResolvedModel):
     from transformers import AutoConfig
 
+    refuse_remote_code(resolved)
     try:
-        return AutoConfig.from_pretrained(resolved.location, revision=resolved.revision)
+        return AutoConfig.from_pretrained(resolved.location, revision=resolved.revision, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise _hub_error(resolved, e) from None
 
@@ -31,10 +72,17 @@ def load_config(resolved: ResolvedModel):
 def load_tokenizer(resolved: ResolvedModel):
     from transformers import AutoTokenizer
 
+    refuse_remote_code(resolved)
     try:
-        return AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision)
+        return AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise _hub_error(resolved, e) from None
+
+
+def ensure_available(resolved: ResolvedModel) -> None:
+    """Fail early, in one line, when the model cannot be loaded: a folder naming remote code, or a hub id that
+    does not exist (or is not cached while offline). Reads the config only; the weights come later."""
+    load_config(resolved)
 
 
 def load_encoder(resolved: ResolvedModel, *, torch_dtype=None):
@@ -54,7 +102,7 @@ def load_encoder(resolved: ResolvedModel, *, torch_dtype=None):
             return T5EncoderModel.from_pretrained(resolved.location, **kwargs)
         if config.model_type in _NO_POOLER:
             kwargs["add_pooling_layer"] = False
-        return AutoModel.from_pretrained(resolved.location, **kwargs)
+        return AutoModel.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as e:
         raise _hub_error(resolved, e) from None
     finally:

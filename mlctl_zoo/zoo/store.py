@@ -18,13 +18,14 @@ from typing import Any
 from filelock import FileLock, Timeout
 from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.errors import UnknownNameError, ZooError
 from mlctl_zoo.utils.files import atomic_write_text
 from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.zoo.results import migrate_results, read_result_file
 from mlctl_zoo.zoo.schema import Entry
 
 REGISTRY_ENV = "MLCTL_ZOO_REGISTRY"
@@ -66,6 +67,21 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _flow(obj: Any) -> Any:
+    """Lists of plain values (languages, intervals) on one line, as ``[de, fr]``."""
+    if isinstance(obj, dict):
+        out = CommentedMap()
+        for k, v in obj.items():
+            out[k] = _flow(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        seq = CommentedSeq(_flow(v) for v in obj)
+        if all(not isinstance(v, (dict, list, tuple)) for v in obj):
+            seq.fa.set_flow_style()
+        return seq
+    return obj
+
+
 class Zoo:
     """The registry file at ``path`` (created on the first write)."""
 
@@ -104,7 +120,20 @@ class Zoo:
         unknown = set(doc) - {"version", "models"}
         if unknown:
             raise ZooError(f"{self.path}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+        self._migrate(doc["models"])
         return doc
+
+    def _migrate(self, models: CommentedMap) -> None:
+        """Results written before they were keyed by protocol move to their protocol's key (``zoo.results``),
+        in memory; the file changes on the next write."""
+        read = None
+        for raw in models.values():
+            if not isinstance(raw, dict) or not isinstance(raw.get("results"), dict):
+                continue
+            read = read or read_result_file(self.root)
+            migrated = migrate_results(_plain(raw["results"]), read)
+            if migrated is not None:
+                raw["results"] = CommentedMap((k, _flow(v)) for k, v in migrated.items())
 
     def _validate(self, name: str, raw: Any, models: CommentedMap | None = None) -> Any:
         if not isinstance(raw, dict):
@@ -214,8 +243,10 @@ class Zoo:
             exports = [e for e in exports if e.get("path") != record.get("path")] + [record]
             models[name]["exports"] = exports
 
-    def set_result(self, name: str, key: str, result: dict) -> None:
-        """Record one benchmark result under ``results.<key>`` (key: task id, or suite/task)."""
+    def set_result(self, name: str, key: str, result: dict) -> bool:
+        """Record one benchmark result under ``results.<key>`` (``<task>[-lite]@<protocol id>``, see
+        ``zoo.results``): the latest result of that protocol replaces the previous one, except that a partial
+        result (``complete: false``) never replaces a complete one. Returns whether it was recorded."""
         with self.transaction() as models:
             if name not in models:
                 raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
@@ -223,7 +254,11 @@ class Zoo:
             if results is None:
                 results = CommentedMap()
                 models[name]["results"] = results
-            results[key] = result
+            old = results.get(key)
+            if isinstance(old, dict) and old.get("complete", True) and result.get("complete", True) is False:
+                return False
+            results[key] = _flow(result)
+        return True
 
     # ---- paths ---------------------------------------------------------------------------
     def resolve(self, path: str | Path) -> Path:

@@ -72,3 +72,29 @@ def build_tiny_data(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     return build_tiny_data(tmp_path_factory.mktemp("tiny-data"))
+
+
+HUB_REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def fake_builder(load_dataset, revision: str = HUB_REVISION, calls: list | None = None):
+    """A stand-in for ``datasets.load_dataset_builder`` over a ``load_dataset``-style fake: the builder says it
+    loaded ``revision`` (its ``hash``, as the hub's resolved commit is exposed) and records pinned revisions."""
+
+    class Builder:
+        def __init__(self, path, name=None, revision_asked=None):
+            self.path, self.name = path, name
+            self.hash = revision_asked or revision
+
+        def download_and_prepare(self, *a, **k):
+            return None
+
+        def as_dataset(self, split=None, **_):
+            return load_dataset(self.path, self.name, split=split)
+
+    def load_dataset_builder(path, name=None, revision=None, **_):
+        if calls is not None:
+            calls.append(("builder", path, name, revision))
+        return Builder(path, name, revision)
+
+    return load_dataset_builder

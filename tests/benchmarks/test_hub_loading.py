@@ -7,7 +7,7 @@ import pytest
 from mlctl_zoo.benchmarks.runner import run_benchmarks
 from mlctl_zoo.errors import DataError
 
-from .conftest import DE, EN, NER, NLI
+from .conftest import DE, EN, HUB_REVISION, NER, NLI, fake_builder
 
 
 def _fake_hub(calls):
@@ -44,7 +44,7 @@ def test_hub_path_reads_hub_columns(tiny_models, tmp_path, monkeypatch):
 
     monkeypatch.delenv("MLCTL_DATA_DIR", raising=False)
     calls: list = []
-    monkeypatch.setattr(datasets, "load_dataset", _fake_hub(calls))
+    monkeypatch.setattr(datasets, "load_dataset_builder", fake_builder(_fake_hub(calls)))
     res = run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba", "xnli", "panx"], langs=["de"],
                          output=tmp_path, progress=False)
     assert set(res["results"]["tatoeba"]["scores"]) == {"de"}
@@ -58,6 +58,44 @@ def test_hub_path_reads_hub_columns(tiny_models, tmp_path, monkeypatch):
     rec = json.loads(open(res["files"]["tatoeba"]).read())
     assert rec["provenance"]["data_source"] == "hub"
     assert rec["provenance"]["data_files"][0]["hub"] == "google/xtreme"
+    # the revision the hub resolved is recorded, and enters the protocol
+    assert rec["provenance"]["data_files"][0]["revision"] == HUB_REVISION
+    assert rec["comparable_protocol"]["data"]["datasets"]["google/xtreme"] == HUB_REVISION
+    assert res["results"]["tatoeba"]["protocol_id"] == rec["protocol_id"]
+
+
+def test_data_revision_pins_and_is_recorded(tiny_models, tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.delenv("MLCTL_DATA_DIR", raising=False)
+    calls: list = []
+    monkeypatch.setattr(datasets, "load_dataset_builder", fake_builder(_fake_hub([]), calls=calls))
+    pinned = "fedcba9876543210fedcba9876543210fedcba98"
+    res = run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], langs=["de"], output=tmp_path,
+                         progress=False, data_revision=pinned)
+    assert ("builder", "google/xtreme", "tatoeba.deu", pinned) in calls
+    import json
+
+    rec = json.loads(open(res["files"]["tatoeba"]).read())
+    assert rec["protocol"]["data_revisions"] == {"google/xtreme": pinned}
+    assert rec["provenance"]["data_files"][0]["revision"] == pinned
+    unpinned = run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], langs=["de"], output=tmp_path,
+                              progress=False)
+    assert unpinned["files"]["tatoeba"] != res["files"]["tatoeba"]  # another protocol: not reused
+    assert unpinned["results"]["tatoeba"]["protocol_id"] != res["results"]["tatoeba"]["protocol_id"]
+    with pytest.raises(Exception, match="give REV or DATASET=REV"):
+        run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], langs=["de"], output=tmp_path,
+                       progress=False, data_revision="google/xtreme=")
+
+
+def test_a_suite_pins_its_data_revision(tmp_path):
+    from mlctl_zoo.benchmarks.runner import build_plan
+
+    suite = tmp_path / "pinned.yaml"
+    suite.write_text("data_revision: {google/xtreme: abc1234, nyu-mll/multi_nli: def5678}\n"
+                     "tasks:\n  - task: tatoeba\n")
+    _, _, items, revisions = build_plan(str(suite), None, None, None, {})
+    assert revisions == {"google/xtreme": "abc1234", "nyu-mll/multi_nli": "def5678"}
 
 
 def test_hub_failure_is_one_actionable_line(tiny_models, tmp_path, monkeypatch):
@@ -68,7 +106,7 @@ def test_hub_failure_is_one_actionable_line(tiny_models, tmp_path, monkeypatch):
     def offline(*a, **k):
         raise ConnectionError("Couldn't reach the Hugging Face Hub\nmore detail")
 
-    monkeypatch.setattr(datasets, "load_dataset", offline)
+    monkeypatch.setattr(datasets, "load_dataset_builder", offline)
     with pytest.raises(DataError, match=r"cannot load google/xtreme config tatoeba\.deu.*--data-dir") as e:
         run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], langs=["de"], output=tmp_path, progress=False)
     assert "\n" not in str(e.value)

@@ -176,7 +176,9 @@ def test_hub_path_selects_on_multinli_validation_matched(monkeypatch):
                                                enumerate(("language", "sentence1", "sentence2", "gold_label"))})
         raise FileNotFoundError(f"no config {name}")
 
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    from .conftest import fake_builder
+
+    monkeypatch.setattr(datasets, "load_dataset_builder", fake_builder(load_dataset))
     out = run_task(None, FakeEncoder(informative=True), langs=["en", "de"])
     assert set(calls) == {("nyu-mll/multi_nli", None, "train"), ("nyu-mll/multi_nli", None, "validation_matched"),
                           ("google/xtreme", "XNLI", "test")}

@@ -166,8 +166,8 @@ def test_killed_writer_leaves_a_valid_file(tmp_path):
 def test_results_and_exports_sections_are_written(tmp_path):
     zoo = Zoo(tmp_path / "registry.yaml")
     zoo.add(_entry("m"))
-    zoo.set_result("m", "tatoeba", {"metric": "accuracy", "scores": {"de": 12.5}, "average": 12.5})
+    zoo.set_result("m", "tatoeba@0123456789", {"metric": "accuracy", "scores": {"de": 12.5}, "average": 12.5})
     zoo.append_export("m", {"path": "exports/m/model.onnx", "opset": 17})
     e = zoo.get("m")
-    assert e.results["tatoeba"]["scores"]["de"] == 12.5
+    assert e.results["tatoeba@0123456789"]["scores"]["de"] == 12.5
     assert e.exports[0].opset == 17

@@ -52,17 +52,24 @@ class ParallelSource(_Strict):
         return self
 
 
+LABELS: dict[str, tuple[str, ...]] = {
+    "nli": ("entailment", "neutral", "contradiction"),
+    "paraphrase": ("0", "1"),  # PAWS / MRPC: 1 = paraphrase
+}
+
+
 class LabelledSource(_Strict):
-    """Labelled English task data (NLI or paraphrase) for the label-aware objective."""
+    """Labelled English task data (NLI or paraphrase) for the label-aware objective. ``task`` fixes the label
+    set: an example whose label is not one of the task's is an error naming the file and line. (The stream's
+    weight is ``data.labelled_weight``.)"""
 
     path: str | None = None
-    task: Literal["nli", "paraphrase"] = "nli"
-    format: Literal["tsv"] = "tsv"
+    task: Literal["nli", "paraphrase"] = Field(default="nli", description="the label set: nli or paraphrase")
+    format: Literal["tsv"] = Field(default="tsv", description="informational: the one format read")
     translations: dict[str, str] = Field(
         default_factory=dict, description="lang -> line-aligned translated TSV of the same examples"
     )
     hub: HubSource | None = None
-    weight: float = Field(default=1.0, gt=0)
     max_examples: int | None = Field(default=None, gt=0)
 
 
@@ -76,7 +83,7 @@ class WordPairSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    languages: list[str] = Field(default_factory=list, description="languages trained on (informational)")
+    languages: list[str] = Field(default_factory=list, description="languages trained on: the zoo entry's languages, the sweep's trained group")
     parallel: list[ParallelSource] = Field(default_factory=list)
     labelled: list[LabelledSource] = Field(default_factory=list)
     max_pairs: int | None = Field(default=None, gt=0, description="deterministic seed-fixed subset size")

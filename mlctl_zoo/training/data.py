@@ -1,9 +1,16 @@
-"""Parallel training pairs: local TSV / JSONL, or a Hugging Face dataset when the local file is absent.
+"""Parallel training pairs: local TSV / JSONL, or a Hugging Face dataset.
+
+Where a source comes from is decided by the recipe and the data folder, never by what happens to be on disk:
+with a data folder (``--data-dir`` / ``MLCTL_DATA_DIR``), or an absolute ``path``, the local file is read and a
+missing one is an error naming the path looked for; the ``hub`` fallback is used only when no data folder is
+given (a relative ``path`` then has nowhere to be).
 
 Sampling is deterministic and prefix-stable: every pair gets a random key from ``data.seed`` (weighted
 reservoir keys ``u ** (1 / weight)``, Efraimidis & Spirakis 2006) and the mix is ordered by key, so
 ``max_pairs = N`` takes the first N of one fixed order: a sweep's smaller sets are prefixes of its larger
-ones, and the per-language weights hold at every size. Bad lines are counted, never fatal.
+ones, and the per-language weights hold at every size. Bad lines are counted, never fatal;
+a line longer than 1 MiB (``utils.files.MAX_LINE_BYTES``) is: such a file is not sentence pairs, and it is
+read in bounded memory up to that point.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlctl_zoo.config.recipe import DataSpec, ParallelSource
+from mlctl_zoo.config.recipe import LABELS, DataSpec, ParallelSource
 from mlctl_zoo.errors import DataError, MissingDependencyError
-from mlctl_zoo.utils.files import sha256_file
+from mlctl_zoo.utils.files import iter_line_bytes, sha256_file
 
 
 @dataclass
@@ -104,24 +111,23 @@ def resolve_local(path: str, data_dir: Path | None) -> Path | None:
 def read_tsv_pairs(path: Path, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
     """``english<TAB>other`` lines; lines without a tab, empty sides or undecodable bytes are counted."""
     out = []
-    with open(path, "rb") as f:
-        for raw in f:
-            stats.read += 1
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                stats.bad["bad_encoding"] += 1
-                continue
-            if not line.strip():
-                stats.read -= 1  # blank lines are not data
-                continue
-            parts = line.split("\t")
-            if len(parts) < 2:
-                stats.bad["no_tab"] += 1
-                continue
-            got = _clean(parts[0], parts[1], stats, max_words)
-            if got:
-                out.append(got)
+    for raw in iter_line_bytes(path):
+        stats.read += 1
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            stats.bad["bad_encoding"] += 1
+            continue
+        if not line.strip():
+            stats.read -= 1  # blank lines are not data
+            continue
+        parts = line.split("\t", 2)
+        if len(parts) < 2:
+            stats.bad["no_tab"] += 1
+            continue
+        got = _clean(parts[0], parts[1], stats, max_words)
+        if got:
+            out.append(got)
     return out
 
 
@@ -129,22 +135,21 @@ def read_jsonl_pairs(path: Path, fields: tuple[str, str], stats: SourceStats,
                      max_words: int | None = None) -> list[tuple[str, str]]:
     out = []
     en_f, xx_f = fields
-    with open(path, "rb") as f:
-        for raw in f:
-            if not raw.strip():
-                continue
-            stats.read += 1
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                stats.bad["bad_json"] += 1
-                continue
-            if not isinstance(obj, dict) or en_f not in obj or xx_f not in obj:
-                stats.bad["missing_field"] += 1
-                continue
-            got = _clean(obj[en_f], obj[xx_f], stats, max_words)
-            if got:
-                out.append(got)
+    for raw in iter_line_bytes(path):
+        if not raw.strip():
+            continue
+        stats.read += 1
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            stats.bad["bad_json"] += 1
+            continue
+        if not isinstance(obj, dict) or en_f not in obj or xx_f not in obj:
+            stats.bad["missing_field"] += 1
+            continue
+        got = _clean(obj[en_f], obj[xx_f], stats, max_words)
+        if got:
+            out.append(got)
     return out
 
 
@@ -184,14 +189,18 @@ def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | Non
 
 
 def read_source(src: ParallelSource, data_dir: Path | None, max_words: int | None = None) -> tuple[list, SourceStats]:
-    """Read one source: the local file when it exists, else the hub dataset, else a clear error."""
+    """Read one source: the local file when there is a local path (a data folder is given, or the path is
+    absolute; missing is an error naming it), else the hub dataset, else a clear error."""
     local = resolve_local(src.path, data_dir) if src.path else None
-    if local is not None and local.is_file():
-        stats = SourceStats(src.lang, str(src.path), "file", sha256_file(local))
+    if local is not None and not local.is_file():
+        raise DataError(f"parallel source '{src.lang}': no such file {local}" + _local_hint(data_dir, src.hub))
+    if local is not None:
+        stats = SourceStats(src.lang, str(src.path), "file")
         if src.format == "tsv":
             rows = read_tsv_pairs(local, stats, max_words)
         else:
             rows = read_jsonl_pairs(local, src.fields, stats, max_words)
+        stats.sha256 = sha256_file(local)  # after reading: a file that is no data fails before it is hashed
         return rows, stats
     if src.hub is not None:
         hub = src.hub
@@ -200,6 +209,14 @@ def read_source(src: ParallelSource, data_dir: Path | None, max_words: int | Non
         return read_hub_pairs(src, stats, max_words), stats
     where = str(local) if local is not None else f"{src.path} (no --data-dir / MLCTL_DATA_DIR given)"
     raise DataError(f"parallel source '{src.lang}': no such file {where} and no 'hub' fallback in the recipe")
+
+
+def _local_hint(data_dir: Path | None, hub) -> str:
+    if data_dir is None:
+        return " (an absolute path in the recipe: fix it)"
+    extra = "; its 'hub' source is used only without a data folder (unset --data-dir / MLCTL_DATA_DIR)" if hub \
+        else ""
+    return f" (looked under the data folder {data_dir}: --data-dir / MLCTL_DATA_DIR{extra})"
 
 
 def sampling_keys(n: int, weight: float, rng: np.random.Generator) -> np.ndarray:
@@ -258,20 +275,19 @@ class LabelledExample:
 def _read_labelled_tsv(path: Path, stats: SourceStats) -> list[tuple[tuple[str, str], str] | None]:
     """``premise<TAB>hypothesis<TAB>label`` lines; bad lines give None (kept so translations stay aligned)."""
     out: list = []
-    with open(path, "rb") as f:
-        for raw in f:
-            stats.read += 1
-            try:
-                parts = raw.decode("utf-8").rstrip("\r\n").split("\t")
-            except UnicodeDecodeError:
-                stats.bad["bad_encoding"] += 1
-                out.append(None)
-                continue
-            if len(parts) < 3 or not parts[0].strip() or not parts[1].strip() or not parts[2].strip():
-                stats.bad["bad_line"] += 1
-                out.append(None)
-                continue
-            out.append(((parts[0].strip(), parts[1].strip()), parts[2].strip()))
+    for raw in iter_line_bytes(path):
+        stats.read += 1
+        try:
+            parts = raw.decode("utf-8").split("\t", 3)
+        except UnicodeDecodeError:
+            stats.bad["bad_encoding"] += 1
+            out.append(None)
+            continue
+        if len(parts) < 3 or not parts[0].strip() or not parts[1].strip() or not parts[2].strip():
+            stats.bad["bad_line"] += 1
+            out.append(None)
+            continue
+        out.append(((parts[0].strip(), parts[1].strip()), parts[2].strip()))
     return out
 
 
@@ -282,19 +298,23 @@ def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledE
     rng = np.random.default_rng(spec.seed + 1)
     for src in spec.labelled:
         local = resolve_local(src.path, data_dir) if src.path else None
-        if local is not None and local.is_file():
+        if local is not None and not local.is_file():
+            raise DataError(f"labelled source: no such file {local}" + _local_hint(data_dir, src.hub))
+        if local is not None:
             stats = SourceStats("en", str(src.path), "file", sha256_file(local))
             rows = _read_labelled_tsv(local, stats)
         elif src.hub is not None:
             stats = SourceStats("en", f"hf://{src.hub.id}" + (f"/{src.hub.subset}" if src.hub.subset else ""), "hub")
             rows = _read_labelled_hub(src, stats)
         else:
-            raise DataError(f"labelled source {src.path}: no such file under the data directory and no 'hub' fallback")
+            raise DataError(f"labelled source {src.path}: no data folder given (--data-dir / MLCTL_DATA_DIR) and no "
+                            "'hub' source in the recipe")
         trans: dict[str, list] = {}
         for lang, tpath in src.translations.items():
             tlocal = resolve_local(tpath, data_dir)
             if tlocal is None or not tlocal.is_file():
-                raise DataError(f"labelled source {src.path}: translation '{lang}' {tpath}: no such file")
+                where = tlocal if tlocal is not None else f"{tpath} (no --data-dir / MLCTL_DATA_DIR given)"
+                raise DataError(f"labelled source {src.path}: translation '{lang}': no such file {where}")
             tstats = SourceStats(lang, tpath, "file", sha256_file(tlocal))
             trows = _read_labelled_tsv(tlocal, tstats)
             if len(trows) != len(rows):
@@ -302,6 +322,7 @@ def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledE
                                 f"the English file {len(rows)}; they must be line-aligned")
             trans[lang] = trows
             all_stats.append(tstats)
+        _check_labels(rows, src.task, local if local is not None else stats.location)
         got = []
         for i, row in enumerate(rows):
             if row is None:
@@ -318,6 +339,16 @@ def load_labelled(spec: DataSpec, data_dir: Path | None) -> tuple[list[LabelledE
         stats.used = len(order)
         all_stats.append(stats)
     return examples, all_stats
+
+
+def _check_labels(rows: list, task: str, where) -> None:
+    """Every label is one of the task's (``data.labelled[].task``): NLI data read as paraphrase data (or a
+    label column that is not one) is an error, not a silent change of what "same label" means."""
+    allowed = LABELS[task]
+    for n, row in enumerate(rows, start=1):
+        if row is not None and row[1] not in allowed:
+            raise DataError(f"{where}:{n}: label {row[1][:40]!r} is not a '{task}' label ({', '.join(allowed)}); "
+                            f"check data.labelled[].task")
 
 
 def _read_labelled_hub(src, stats: SourceStats) -> list:

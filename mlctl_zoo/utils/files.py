@@ -6,9 +6,13 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from mlctl_zoo.errors import DataError
+
 _CHUNK = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: no sentence, token line or TSV row of a data set comes near it
 
 
 def sha256_file(path: str | Path) -> str:
@@ -41,6 +45,32 @@ def tree_digest(files: dict[str, str]) -> str:
     for name in sorted(files):
         h.update(f"{name}\0{files[name]}\n".encode())
     return h.hexdigest()
+
+
+def iter_line_bytes(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """The lines of a file as bytes without their line ends, streamed in bounded memory: a line longer than
+    ``max_bytes`` (a 1 GB line, a row of ten million columns) is a ``DataError`` naming the file and line,
+    raised as soon as the reader gets there; nothing holds more than ``max_bytes + 1`` bytes of one line."""
+    with open(path, "rb") as f:
+        n = 0
+        while True:
+            raw = f.readline(max_bytes + 1)
+            if not raw:
+                return
+            n += 1
+            if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                raise DataError(f"{path}:{n}: line longer than {max_bytes} bytes: not a text data file?")
+            yield raw.rstrip(b"\n").rstrip(b"\r")
+
+
+def iter_lines(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
+    """``iter_line_bytes`` decoded as UTF-8; bytes that are not UTF-8 are a ``DataError`` naming the line."""
+    for n, raw in enumerate(iter_line_bytes(path, max_bytes), start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}:{n}: not UTF-8 text (byte {e.start} of the line: "
+                            f"{raw[e.start:e.start + 4]!r})") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -56,8 +56,8 @@ def test_checkpoint_loads_in_sentence_transformers_with_the_same_vectors(tiny_mo
                                                                          tiny_data, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from mlctl_zoo.models.torch_encoder import TorchEncoder
     from mlctl_zoo.models.resolve import resolve_model
+    from mlctl_zoo.models.torch_encoder import TorchEncoder
 
     recipe = make_recipe(tiny_models["bert"])
     zoo, res = _train(recipe, registry, tiny_data, tmp_path)
@@ -188,8 +188,9 @@ def test_sigkill_and_resume_gives_the_same_weights(tiny_models, make_recipe, reg
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_hub_fallback_loads_with_datasets_when_the_local_file_is_absent(tmp_path):
-    """The hub code path users with a network run, pointed at a local dataset folder."""
+def test_hub_fallback_loads_with_datasets_without_a_data_folder(tmp_path):
+    """The hub code path users with a network run, pointed at a local dataset folder. Only without a data folder:
+    with one, a missing file is an error (tests/training/test_data_sources.py)."""
     from mlctl_zoo.config.recipe import DataSpec
     from mlctl_zoo.training.data import load_parallel
 
@@ -199,9 +200,9 @@ def test_hub_fallback_loads_with_datasets_when_the_local_file_is_absent(tmp_path
     (hub / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     spec = DataSpec(parallel=[{"lang": "de", "path": "parallel/absent.tsv",
                                "hub": {"id": str(hub), "split": "train", "columns": ["english", "non_english"]}}])
-    got = load_parallel(spec, tmp_path)
+    got = load_parallel(spec, None)
     assert len(got.pairs) == 6 and got.sources[0].kind == "hub" and got.bad_counts() == {"empty_side": 1}
     bad = DataSpec(parallel=[{"lang": "de", "path": "parallel/absent.tsv",
                               "hub": {"id": str(tmp_path / "nowhere"), "split": "train"}}])
     with pytest.raises(DataError, match="--data-dir"):
-        load_parallel(bad, tmp_path)
+        load_parallel(bad, None)

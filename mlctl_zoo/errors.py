@@ -43,5 +43,10 @@ class ExportError(MlctlError):
     """An ONNX export failed or missed its parity tolerance."""
 
 
+class StorageError(MlctlError, OSError):
+    """A file or folder cannot be written (disk full, read-only folder, no permission); the message names the
+    path, and what was there before is unchanged."""
+
+
 class MissingDependencyError(MlctlError, ImportError):
     """An optional dependency is not installed; the message gives the pip line."""

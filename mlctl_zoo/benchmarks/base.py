@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlctl_zoo.errors import ConfigError, DataError, MissingDependencyError
-from mlctl_zoo.utils.files import sha256_file
+from mlctl_zoo.utils.files import iter_lines, sha256_file
 from mlctl_zoo.utils.hub import offline_reason
 
 
@@ -147,7 +147,16 @@ class DataFiles:
     def __init__(self, root: Path | None, revisions: dict[str, str] | None = None) -> None:
         self.root = root
         self.revisions = dict(revisions or {})
-        self.used: list[dict] = []
+        self._used: list[dict] = []
+
+    @property
+    def used(self) -> list[dict]:
+        """What was read; local files are hashed here, after they were read: a file that is no data set (a 1 GB
+        line) fails in the reader first, in bounded time, rather than being hashed in full beforehand."""
+        for f in self._used:
+            if f.get("path") and f.get("sha256") is None:
+                f["sha256"] = sha256_file(f["path"])
+        return self._used
 
     def path(self, rel: str, what: str = "") -> Path:
         assert self.root is not None
@@ -160,8 +169,8 @@ class DataFiles:
 
     def record(self, p: Path) -> None:
         key = str(p)
-        if not any(f["path"] == key for f in self.used):
-            self.used.append({"path": key, "sha256": sha256_file(p)})
+        if not any(f.get("path") == key for f in self._used):
+            self._used.append({"path": key, "sha256": None})
 
     def hub(self, dataset: str, config: str | None, split: str):
         """Load one split from the Hugging Face hub, at the pinned revision if any (``--data-revision``); records
@@ -189,23 +198,24 @@ class DataFiles:
         if pinned and loaded and not (loaded.startswith(pinned) or pinned.startswith(loaded)) and _is_commit(pinned):
             raise DataError(f"{what}: revision {loaded} was loaded, not the pinned {pinned} (a cached snapshot "
                             "while offline?); reconnect, or pin the revision that is cached")
-        self.used.append({"hub": dataset, "config": config, "split": split, "revision": loaded or pinned,
+        self._used.append({"hub": dataset, "config": config, "split": split, "revision": loaded or pinned,
                           **({"requested_revision": pinned} if pinned else {}),
                           "fingerprint": getattr(ds, "_fingerprint", None), "rows": len(ds)})
         return ds
 
 
 def read_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n").rstrip("\r") for line in f]
+    """The lines of a text file, streamed with a cap on each line's length (``utils.files.iter_lines``): a
+    1 GB line or invalid UTF-8 is a one-line error naming the file and line, in bounded memory."""
+    return list(iter_lines(path))
 
 
 def read_tsv(path: Path, ncols: int) -> list[list[str]]:
     rows = []
-    for n, line in enumerate(read_lines(path), start=1):
+    for n, line in enumerate(iter_lines(path), start=1):
         if not line.strip():
             continue
-        parts = line.split("\t")
+        parts = line.split("\t", ncols)  # bounded: a line of a million tabs is not split a million times
         if len(parts) < ncols:
             raise DataError(f"{path}:{n}: expected {ncols} tab-separated columns, got {len(parts)}")
         rows.append(parts[:ncols])
@@ -215,7 +225,7 @@ def read_tsv(path: Path, ncols: int) -> list[list[str]]:
 def _sentences(path: Path, parse_line) -> list[tuple[list[str], list[str]]]:
     """Blank-line separated sentences; ``parse_line(cols)`` gives (word, tag), or None to skip the line."""
     sents, words, tags = [], [], []
-    for n, line in enumerate(read_lines(path), start=1):
+    for n, line in enumerate(iter_lines(path), start=1):
         if not line.strip():
             if words:
                 sents.append((words, tags))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, err_console, get_zoo, print_json
+from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, err_console, get_zoo, print_json, print_table
 
 app = typer.Typer(help="Scaling sweeps: train and bench one model per (variant, pairs, seed), report the curve.",
                   no_args_is_help=True)
@@ -86,7 +86,7 @@ def run(
         for r in rows:
             if r["selected"]:
                 table.add_row(str(r["index"]), r["id"], r["name"], escape(" ".join(r["overrides"][:-2])))
-        console.print(table)
+        print_table(table)
         return
     extra = []
     for flag, value, default in (("--runs-dir", runs_dir, None), ("--name-prefix", name_prefix, None),
@@ -101,7 +101,9 @@ def run(
     command = _canonical_command(recipe, pairs, seeds, variants, vary, suite, tasks, langs, output, extra)
     err_console.print(f"sweep: {len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
     result = run_sweep(spec, info, output, zoo=get_zoo(registry), data_dir=data_dir, only=point, shard=shard,
-                       keep_going=keep_going, command=command, progress=not json_out)
+                       keep_going=keep_going, command=command, progress=not json_out,
+                       # a rich bar into a file or pipe shows up only when training ends: plain lines only there
+                       train_progress=not json_out and err_console.is_terminal)
     if json_out:
         print_json(result.to_json())
         return

@@ -14,8 +14,11 @@ from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.errors import ConfigError
+from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip, excerpt
 
 _MAX_DEPTH = 16
+MAX_CONFIG_BYTES = 1 << 20  # recipes, suites and variant files are a few kB
+MAX_CONFIG_LINE = 64 << 10
 
 
 def _yaml() -> YAML:
@@ -29,16 +32,26 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     try:
+        check_text_file(path, MAX_CONFIG_BYTES, MAX_CONFIG_LINE)
         text = path.read_text(encoding="utf-8")
+        check_yaml_text(text)
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
     try:
         data = _yaml().load(text)
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{path}{where}: invalid YAML: {clip(problem, 160)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+    try:
+        check_yaml_tree(data)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -73,7 +86,7 @@ def resolve_inheritance(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple
     if base is None:
         return data, [path]
     if not isinstance(base, str):
-        raise ConfigError(f"{path}: base: must be a path to another recipe (got {base!r})")
+        raise ConfigError(f"{path}: base: must be a path to another recipe (got {excerpt(base)})")
     base_path = (path.parent / base).resolve()
     if not base_path.is_file():
         raise ConfigError(f"{path}: base: no such file {base_path}")
@@ -93,7 +106,8 @@ def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict:
             raise ConfigError(f"--set {item!r}: empty key in {key!r}")
         try:
             value = _yaml().load(raw) if raw.strip() else None
-        except YAMLError:
+            check_yaml_tree(value)
+        except (YAMLError, ValueError, RecursionError):
             value = raw
         node = out
         for p in parts[:-1]:
@@ -117,7 +131,7 @@ def format_validation_error(source: str, err: ValidationError) -> str:
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif "input" in e and e["type"] not in ("value_error",) and not isinstance(e["input"], dict):
-            msg = f"{msg} (got {e['input']!r})"
+            msg = f"{msg} (got {excerpt(e['input'])})"
         lines.append(f"{source}: {loc}: {msg}")
     return "\n".join(lines)
 

@@ -32,7 +32,7 @@ from mlctl_zoo.models.providers import probe_device, providers_for
 from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit, tokenizer_record
 from mlctl_zoo.models.torch_encoder import TorchEncoder
-from mlctl_zoo.utils.files import sha256_file
+from mlctl_zoo.utils.files import sha256_file, storage_error
 from mlctl_zoo.utils.provenance import package_versions, utc_now
 from mlctl_zoo.zoo.store import Zoo
 
@@ -231,25 +231,40 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     precision = precision_of(optimize, quantize)
     variant = variant_name(device, optimize, quantize)
     out_dir = Path(output).expanduser() if output is not None else default_output(zoo, name, variant)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise ExportError(f"{out_dir} already holds files; pass --force to replace them, or --output elsewhere")
     if out_dir.is_file():
         raise ExportError(f"--output {out_dir} is a file; give a folder")
-    created_parent = not out_dir.parent.exists()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    registered = {zoo.resolve(e.path).resolve().parent for e in entry.exports}
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        if out_dir.resolve() in registered:
+            raise ExportError(f"{out_dir} already holds files; pass --force to replace them, or --output elsewhere")
+        # not in the zoo: left by an export killed between moving the folder and registering it; its files
+        # were never recorded, so they are rebuilt rather than trusted
+    try:
+        created_parent = not out_dir.parent.exists()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        for old in out_dir.parent.glob(f".{out_dir.name}.staging-*"):  # left by a killed export
+            shutil.rmtree(old, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    except OSError as e:
+        raise storage_error(out_dir, e) from None
     try:
         with _Steps(progress) as steps, _quiet():
             record = _build(zoo, name, entry, resolved, staging, steps, device=device, optimize=optimize,
                             quantize=quantize, opset=opset, precision=precision, variant=variant)
-        # the gate passed: move into place, then register
+        # the gate passed: move into place (the old folder aside first: two renames), then register
         if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.replace(out_dir)
-    except BaseException:
+            aside = out_dir.with_name(f".{out_dir.name}.staging-old-{staging.name[-8:]}")
+            out_dir.replace(aside)
+            staging.replace(out_dir)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            staging.replace(out_dir)
+    except BaseException as e:
         shutil.rmtree(staging, ignore_errors=True)
-        if created_parent and not any(out_dir.parent.iterdir()):
+        if created_parent and out_dir.parent.is_dir() and not any(out_dir.parent.iterdir()):
             out_dir.parent.rmdir()  # leave no empty exports/<name>/ behind a failed first export
+        if isinstance(e, OSError) and not isinstance(e, MlctlError):
+            raise storage_error(out_dir, e) from None
         raise
     onnx_file = out_dir / MODEL_FILE
     files = {p.name: sha256_file(p) for p in sorted(out_dir.iterdir()) if p.is_file()}
@@ -287,7 +302,7 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
     target_opset = opset or config.DEFAULT_ONNX_OPSET
     try:
         onnx_export(model, config, staging / MODEL_FILE, opset=target_opset, device="cpu")
-    except MlctlError:
+    except (MlctlError, OSError):  # a full disk or read-only folder: export_model names the folder
         raise
     except Exception as e:  # noqa: BLE001  torch.onnx / Optimum raise many types; the first line says what
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -226,7 +226,7 @@ def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
 
 
 def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Path | None, train_fn: TrainFn,
-              bench_fn: BenchFn, progress: bool, log: Callable[[str], None]) -> str:
+              bench_fn: BenchFn, progress: bool, log: Callable[[str], None], train_progress: bool | None = None) -> str:
     """Bring one point to ``done``; returns ``skipped`` or ``done``. Raises on failure (state: failed)."""
     sha = load_recipe(spec.recipe, point.overrides)[1]["sha256"]
     path = _state_path(output, point.id)
@@ -263,7 +263,7 @@ def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Pat
             t0 = time.perf_counter()
             result = train_fn(Path(spec.recipe), list(point.overrides), zoo=zoo, name=point.name,
                               output=Path(point.checkpoint_dir), data_dir=data_dir, resume=resume,
-                              progress=progress)
+                              progress=progress if train_progress is None else train_progress)
             state["train"] = _train_info(result, time.perf_counter() - t0)
             state["status"] = "trained"
             _save(output, state)
@@ -307,6 +307,7 @@ def run_sweep(
     keep_going: bool = False,
     command: str | None = None,
     progress: bool = True,
+    train_progress: bool | None = None,
     train_fn: TrainFn | None = None,
     bench_fn: BenchFn | None = None,
     log: Callable[[str], None] | None = None,
@@ -314,6 +315,8 @@ def run_sweep(
     """Run the points of ``spec`` not yet done (all, or the ``only``/``shard`` subset), then rebuild the report.
 
     ``train_fn``/``bench_fn`` default to ``train_recipe`` and ``run_benchmarks`` (tests inject fakes).
+    ``train_progress`` (default: ``progress``) switches the trainer's bar alone: bench and the sweep keep their
+    plain lines when the bar is off (output that is not a terminal).
     """
     train_fn, bench_fn, log = train_fn or _default_train, bench_fn or _default_bench, log or _log_status
     output = Path(output)
@@ -334,7 +337,7 @@ def run_sweep(
         log(f"[bold]point {i}/{len(points)}[/bold] {point.id}")
         try:
             status = run_point(point, spec, output, zoo=zoo, data_dir=data_dir, train_fn=train_fn,
-                               bench_fn=bench_fn, progress=progress, log=log)
+                               bench_fn=bench_fn, progress=progress, log=log, train_progress=train_progress)
         except MlctlError as e:
             if not keep_going:
                 raise type(e)(f"point {point.id} failed: {e}\n(rerun the same command to resume; "

@@ -11,13 +11,17 @@ removed once the final model is written.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
-from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text
+from mlctl_zoo.errors import StorageError
+from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text, storage_error
 
 STATE_DIR = "checkpoints"
 STATE_MARKER = "mlctl_state.json"
+STAGING_PREFIX = ".saving-"  # a model being written; never part of a finished checkpoint
 
 
 def write_sentence_transformers_files(folder: Path, *, dim: int, pooling: str, normalize: bool,
@@ -51,12 +55,41 @@ def write_sentence_transformers_files(folder: Path, *, dim: int, pooling: str, n
 
 
 def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: bool, max_seq_length: int) -> None:
+    """Write the model files into a staging folder inside ``folder``, then move each into place (a rename, which
+    needs no space). A full disk or a read-only folder fails while staging: the files already in ``folder`` are
+    unchanged, and the error names the folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    encoder.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
-    write_sentence_transformers_files(folder, dim=dim, pooling=pooling, normalize=normalize,
-                                      max_seq_length=max_seq_length)
+    for old in folder.glob(f"{STAGING_PREFIX}*"):  # left by a process killed while saving
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    except OSError as e:
+        raise storage_error(folder, e) from None
+    try:
+        encoder.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
+        write_sentence_transformers_files(staging, dim=dim, pooling=pooling, normalize=normalize,
+                                          max_seq_length=max_seq_length)
+        for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+            dest = folder / src.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+        marker = folder / "mlctl_pooling.json"
+        if pooling != "avg_first_last" and marker.exists():
+            marker.unlink()
+    except StorageError:
+        raise
+    except OSError as e:
+        raise storage_error(folder, e) from None
+    except Exception as e:  # safetensors reports a full disk with its own error type ("... (os error 28)")
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        if not any(w in first for w in ("os error", "No space", "Read-only", "Permission denied", "I/O error")):
+            raise
+        raise StorageError(f"cannot write the model to {folder}: {first}; the files already there are "
+                           "unchanged") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def latest_state(output: Path) -> tuple[Path, dict] | None:
@@ -145,7 +178,7 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         f"- run: {metrics.get('steps')} steps, {metrics.get('pairs')} pairs, final loss "
         f"{metrics.get('final_loss')}, {metrics.get('seconds')} s ({metrics.get('pairs_per_s')} pairs/s), "
         f"stopped: {metrics.get('stopped')}",
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "",
         "## Scores",
         "",

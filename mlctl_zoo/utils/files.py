@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlctl_zoo.errors import DataError
+from mlctl_zoo.errors import DataError, StorageError
 
 _CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: no sentence, token line or TSV row of a data set comes near it
@@ -79,12 +80,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     A crash at any point leaves either the old file or the new one, never a mix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # keep the file's permissions; a new file gets what open() would give (mkstemp makes it 0600)
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # keep the file's permissions; a new file gets what open() would give (mkstemp makes it 0600)
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise storage_error(path, e) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
@@ -92,13 +96,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, StorageError):
+            raise storage_error(path, e) from None
         raise
     _fsync_dir(path.parent)
+
+
+def storage_error(path: str | Path, err: OSError) -> StorageError:
+    """``cannot write PATH: No space left on device (disk full); the previous file is unchanged``."""
+    hint = {errno.ENOSPC: " (disk full)", errno.EDQUOT: " (quota exceeded)", errno.EROFS: " (read-only file system)",
+            errno.EACCES: " (no permission)", errno.EPERM: " (no permission)"}.get(err.errno, "")
+    return StorageError(f"cannot write {path}: {err.strerror or type(err).__name__}{hint}; what was there before "
+                        "is unchanged")
 
 
 def _umask() -> int:

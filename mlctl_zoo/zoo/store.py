@@ -21,8 +21,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from mlctl_zoo.errors import UnknownNameError, ZooError
+from mlctl_zoo.errors import StorageError, UnknownNameError, ZooError
 from mlctl_zoo.utils.files import atomic_write_text
+from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip, excerpt
 from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.zoo.results import migrate_results, read_result_file
@@ -31,6 +32,8 @@ from mlctl_zoo.zoo.schema import Entry
 REGISTRY_ENV = "MLCTL_ZOO_REGISTRY"
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 120
+MAX_REGISTRY_BYTES = 64 << 20  # thousands of models with results are a few MB
+MAX_REGISTRY_LINE = 1 << 20
 
 _HEADER = (
     "# mlctl-zoo model registry: the source of truth for every model the suite knows.\n"
@@ -98,16 +101,29 @@ class Zoo:
             doc["models"] = CommentedMap()
             return doc
         try:
+            check_text_file(self.path, MAX_REGISTRY_BYTES, MAX_REGISTRY_LINE)
             text = self.path.read_text(encoding="utf-8")
+            check_yaml_text(text)
         except UnicodeDecodeError as e:
             raise ZooError(f"{self.path}: not UTF-8 text (byte {e.start}); fix or restore the file") from None
+        except ValueError as e:
+            raise ZooError(f"{self.path}: not a registry: {e}; the file was left untouched") from None
+        except OSError as e:
+            raise ZooError(f"{self.path}: cannot read it ({e.strerror or type(e).__name__})") from None
         try:
             doc = _rt_yaml().load(text)
         except YAMLError as e:
             mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ZooError(f"{self.path}{line}: invalid YAML: {problem}; the file was left untouched") from None
+            raise ZooError(f"{self.path}{line}: invalid YAML: {clip(problem, 160)}; the file was left "
+                           "untouched") from None
+        except RecursionError:
+            raise ZooError(f"{self.path}: invalid YAML: nested too deeply; the file was left untouched") from None
+        try:
+            check_yaml_tree(doc)
+        except ValueError as e:
+            raise ZooError(f"{self.path}: {e}; the file was left untouched") from None
         if doc is None:
             doc = CommentedMap()
         if not isinstance(doc, dict):
@@ -119,7 +135,8 @@ class Zoo:
             raise ZooError(f"{self.path}: 'models' must be a mapping of name -> entry")
         unknown = set(doc) - {"version", "models"}
         if unknown:
-            raise ZooError(f"{self.path}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+            raise ZooError(f"{self.path}: unknown top-level key(s): "
+                           f"{', '.join(clip(k, 40) for k in sorted(map(str, unknown))[:5])}")
         self._migrate(doc["models"])
         return doc
 
@@ -137,7 +154,7 @@ class Zoo:
 
     def _validate(self, name: str, raw: Any, models: CommentedMap | None = None) -> Any:
         if not isinstance(raw, dict):
-            raise ZooError(f"{self.path}: models.{name}: expected a mapping")
+            raise ZooError(f"{self.path}: models.{clip(name, 64)}: expected a mapping")
         data = _plain(raw)
         data["name"] = name
         try:
@@ -156,7 +173,7 @@ class Zoo:
                 if err["type"] == "extra_forbidden":
                     msg = "unknown field"
                 problems.append(f"{loc}: {msg}")
-            raise ZooError(f"{self.path}: models.{name}{line}: " + "; ".join(problems)) from None
+            raise ZooError(f"{self.path}: models.{clip(name, 64)}{line}: " + "; ".join(problems[:5])) from None
 
     def entries(self) -> dict[str, Any]:
         """Every entry, validated, in file order."""
@@ -182,18 +199,24 @@ class Zoo:
     def transaction(self) -> Iterator[CommentedMap]:
         """Lock, re-read, yield the ``models`` mapping to change, validate, write atomically."""
         try:
-            with self._lock:
-                doc = self._load_doc()
-                models = doc["models"]
-                yield models
-                for n, raw in models.items():
-                    self._validate(str(n), raw, models)
-                self._write(doc)
+            self._lock.acquire()
         except Timeout:
             raise ZooError(
                 f"{self.path}: could not lock the registry within {LOCK_TIMEOUT_S}s "
                 f"(another mlctl-zoo process holds {self._lock.lock_file})"
             ) from None
+        except OSError as e:  # a read-only or full folder: the lock file cannot be created
+            raise StorageError(f"cannot write {self._lock.lock_file} to lock the registry "
+                               f"({e.strerror or type(e).__name__}); {self.path} is unchanged") from None
+        try:
+            doc = self._load_doc()
+            models = doc["models"]
+            yield models
+            for n, raw in models.items():
+                self._validate(str(n), raw, models)
+            self._write(doc)
+        finally:
+            self._lock.release()
 
     def _write(self, doc: CommentedMap) -> None:
         buf = io.StringIO()

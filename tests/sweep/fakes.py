@@ -38,7 +38,8 @@ class FakeTrainer:
     def __call__(self, recipe_path, overrides=None, *, zoo, name=None, output=None, data_dir=None, resume=False,
                  progress=True):
         recipe, info = load_recipe(recipe_path, overrides)
-        self.calls.append({"name": name, "overrides": list(overrides or []), "resume": resume, "recipe": recipe})
+        self.calls.append({"name": name, "overrides": list(overrides or []), "resume": resume, "recipe": recipe,
+                           "progress": progress})
         if name in self.interrupt_on:
             saved = self.interrupt_on.pop(name)
             Path(output).mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ class FakeBench:
 
     def __call__(self, model, *, zoo=None, suite=None, tasks=None, langs=None, backend="torch", device="cpu",
                  batch_size=32, data_dir=None, limit=None, progress=True, **_):
-        self.calls.append({"model": model, "suite": suite, "langs": langs, "limit": limit})
+        self.calls.append({"model": model, "suite": suite, "langs": langs, "limit": limit, "progress": progress})
         if model in zoo.models:
             r = zoo.models[model].trained
             pairs, seed, word = r.data.max_pairs, r.training.seed, "word" in r.objective.levels

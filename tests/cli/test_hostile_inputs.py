@@ -1,0 +1,182 @@
+"""Hostile or broken inputs: each is a one-line error in bounded time and memory, quoting at most a short
+excerpt. Recipes and registries (alias bombs, 10 MB lines, python tags, NUL bytes, invalid UTF-8), data files
+(a 1 GB line, ten million columns) and a model folder that names remote code."""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlctl_zoo.cli.app import app
+
+REPO = Path(__file__).resolve().parents[2]
+LIMIT_S = 5.0
+LIMIT_PEAK = 64 << 20  # bytes allocated at peak by the command (tracemalloc)
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A flow list ``[&a0 [lol, ...], &a1 [*a0, *a0, ...], ...]``: nine levels of nine, 9**9 = 387 million
+    strings once the aliases are expanded, from a few hundred bytes of YAML."""
+    parts = [f"&a0 [{', '.join(['lol'] * width)}]"]
+    for i in range(1, levels):
+        parts.append(f"&a{i} [{', '.join([f'*a{i - 1}'] * width)}]")
+    return "[" + ", ".join(parts) + "]"
+
+
+def _recipe_with(description_yaml: str) -> str:
+    quick = (REPO / "recipes" / "quickstart.yaml").read_text(encoding="utf-8")
+    return f"{description_yaml}\n" + "\n".join(l for l in quick.splitlines() if not l.startswith("description"))
+
+
+def _run(args: list[str]):
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(app, args)
+    elapsed = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return res, elapsed, peak
+
+
+def _one_line_error(res, *needles: str, max_len: int = 400) -> str:
+    assert res.exit_code != 0, res.output
+    assert "Traceback" not in res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, res.output[-2000:]
+    for n in needles:
+        assert n in errors[0], errors[0]
+    assert len(errors[0]) < max_len, errors[0][:600]
+    return errors[0]
+
+
+RECIPES = {
+    "alias-bomb": lambda: _recipe_with("description: " + alias_bomb()),
+    "ten-mb-line": lambda: _recipe_with("description: " + "x" * (10 << 20)),
+    "python-object": lambda: _recipe_with("description: !!python/object/apply:os.system ['echo pwned']"),
+    "nul-byte": lambda: _recipe_with("description: a\x00b"),
+    "deep-nesting": lambda: _recipe_with("description: " + "[" * 5000 + "]" * 5000),
+}
+
+
+@pytest.mark.parametrize("kind", RECIPES)
+@pytest.mark.parametrize("command", ["validate", "train"])
+def test_hostile_recipes(tmp_path, kind, command):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(RECIPES[kind](), encoding="utf-8")
+    args = ["recipes", "validate", str(path)] if command == "validate" else \
+        ["train", str(path), "--registry", str(tmp_path / "registry.yaml")]
+    res, elapsed, peak = _run(args)
+    _one_line_error(res, "hostile.yaml")
+    assert "pwned" not in res.output and "x" * 200 not in res.output
+    assert elapsed < LIMIT_S and peak < LIMIT_PEAK, (elapsed, peak)
+
+
+def test_invalid_utf8_recipe(tmp_path):
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(_recipe_with("description: ok").encode() + b"\n# \xff\xfe\n")
+    res, elapsed, _ = _run(["recipes", "validate", str(path)])
+    _one_line_error(res, "hostile.yaml", "UTF-8")
+    assert elapsed < LIMIT_S
+
+
+REGISTRIES = {
+    "alias-bomb": lambda: "version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n"
+                          "    description: " + alias_bomb() + "\n",
+    "ten-mb-line": lambda: "version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n"
+                           "    description: " + "x" * (10 << 20) + "\n",
+    "python-object": lambda: "version: 1\nmodels:\n  m:\n    kind: base\n"
+                             "    source: !!python/object:os.system {hf_id: org/m}\n",
+    "nul-byte": lambda: "version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n"
+                        "    description: a\x00b\n",
+    "invalid-utf8": None,
+}
+
+
+@pytest.mark.parametrize("kind", REGISTRIES)
+def test_hostile_registries(tmp_path, kind):
+    reg = tmp_path / "registry.yaml"
+    if kind == "invalid-utf8":
+        reg.write_bytes(b"version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n"
+                        b"    description: \xff\xfe\n")
+    else:
+        reg.write_text(REGISTRIES[kind](), encoding="utf-8")
+    before = reg.read_bytes()
+    for args in (["zoo", "list"], ["zoo", "add", "other", "--model", "org/other"], ["leaderboard"]):
+        res, elapsed, peak = _run([*args, "--registry", str(reg)])
+        _one_line_error(res, "registry.yaml")
+        assert "x" * 200 not in res.output
+        assert elapsed < LIMIT_S and peak < LIMIT_PEAK, (args, elapsed, peak)
+    assert reg.read_bytes() == before  # never overwritten
+
+
+def _bench_data(root: Path, kind: str) -> Path:
+    """A data folder whose Tatoeba German file is hostile (sparse or written in chunks: no 1 GB in memory)."""
+    tat = root / "tatoeba"
+    tat.mkdir(parents=True)
+    (tat / "tatoeba.deu-eng.eng").write_text("Hello\n", encoding="utf-8")
+    path = tat / "tatoeba.deu-eng.deu"
+    with open(path, "wb") as f:
+        if kind == "one-gb-line":
+            f.write(b"a" * 4096)
+            f.truncate(1 << 30)  # sparse
+        elif kind == "ten-million-columns":
+            for _ in range(100):
+                f.write(b"x\t" * 100_000)
+            f.write(b"\n")
+        else:
+            f.write(b"Hallo \xff\xfe Welt\n")
+    return root
+
+
+@pytest.mark.parametrize("kind", ["one-gb-line", "ten-million-columns", "invalid-utf8"])
+def test_hostile_benchmark_data(tmp_path, tiny_models, kind):
+    data = _bench_data(tmp_path / "data", kind)
+    res, elapsed, peak = _run(["bench", str(tiny_models["bert"]), "--task", "tatoeba", "--langs", "de",
+                               "--data-dir", str(data), "--output", str(tmp_path / "out"),
+                               "--registry", str(tmp_path / "registry.yaml")])
+    _one_line_error(res, "tatoeba.deu-eng.deu")
+    assert elapsed < LIMIT_S * 3 and peak < LIMIT_PEAK, (elapsed, peak)  # a tiny model is loaded first
+    assert not list((tmp_path / "out").rglob("*.json")) if (tmp_path / "out").exists() else True
+
+
+def test_tsv_with_ten_million_columns(tmp_path):
+    from mlctl_zoo.benchmarks.base import read_tsv
+    from mlctl_zoo.errors import DataError
+
+    p = tmp_path / "test-de.tsv"
+    with open(p, "wb") as f:
+        f.write(b"a\tb\tentailment\n")
+        for _ in range(100):
+            f.write(b"c\t" * 100_000)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(DataError, match=r"test-de\.tsv:2: line longer than"):
+        read_tsv(p, 3)
+    assert time.perf_counter() - t0 < LIMIT_S
+    assert tracemalloc.get_traced_memory()[1] < LIMIT_PEAK
+    tracemalloc.stop()
+
+
+def test_model_folder_that_names_remote_code(tmp_path, tiny_models):
+    import shutil
+
+    folder = tmp_path / "remote-model"
+    shutil.copytree(tiny_models["bert"], folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModel": "modeling_evil.EvilModel", "AutoConfig": "configuration_evil.EvilConfig"}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    (folder / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
+    res, elapsed, _ = _run(["bench", str(folder), "--task", "tatoeba", "--langs", "de",
+                            "--output", str(tmp_path / "out"), "--registry", str(tmp_path / "registry.yaml")])
+    _one_line_error(res, "remote code", "trust_remote_code")
+    assert elapsed < LIMIT_S
+    # zoo add records it, export refuses it the same way
+    reg = tmp_path / "registry.yaml"
+    assert CliRunner().invoke(app, ["zoo", "add", "evil", "--model", str(folder), "--registry", str(reg)]).exit_code == 0
+    res, _, _ = _run(["export", "evil", "--registry", str(reg)])
+    _one_line_error(res, "remote code")

@@ -98,13 +98,17 @@ def build_comparison(folders: list[str | Path], output: str | Path,
 def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict, plots: list[str],
            threshold: float, output: Path, analysis: Analysis | None = None) -> str:
     out = ["# Sweep comparison", "", "The curves of several sweeps on one set of axes.", "",
-           "| folder | recipe | variants | sizes | seeds |", "|---|---|---|---|---|"]
+           "| folder | recipe | variants | sizes | seeds | backend |", "|---|---|---|---|---|---|"]
     for f, meta in zip(folders, metas):
         spec = meta.get("spec", {})
         variants = ", ".join(v["name"] for v in spec.get("variants", [])) or "-"
         out.append(f"| `{f}` | `{spec.get('recipe', '?')}` | {variants} | "
                    f"{', '.join(f'{n:,}' for n in spec.get('pairs', []))} | "
-                   f"{', '.join(map(str, spec.get('seeds', [])))} |")
+                   f"{', '.join(map(str, spec.get('seeds', [])))} | {spec.get('backend') or 'torch'} |")
+    backends = {m.get("spec", {}).get("backend") or "torch" for m in metas}
+    if len(backends) > 1:
+        out += ["", f"**Warning:** the folders were benched on different backends ({', '.join(sorted(backends))}): "
+                    "their scores are not measured alike."]
     bases = {m.get("spec", {}).get("base_model") for m in metas} - {None}
     if len(bases) > 1:
         out += ["", (f"**Warning:** the folders start from different base models ({', '.join(sorted(bases))}); "

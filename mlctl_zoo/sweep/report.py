@@ -116,7 +116,8 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
     out.append(f"- sizes: {', '.join(_fmt_pairs(n) for n in spec.get('pairs', []))}; seeds: "
                f"{', '.join(map(str, spec.get('seeds', [])))}")
     out.append(f"- suite: {spec.get('suite') or '-'}; tasks: {', '.join(spec.get('tasks') or []) or 'suite default'}; "
-               f"languages: {', '.join(spec.get('langs') or []) or 'suite default'}"
+               f"languages: {', '.join(spec.get('langs') or []) or 'suite default'}; "
+               f"backend {spec.get('backend') or 'torch'}"
                + (f"; limit {spec['limit']} examples (smoke run)" if spec.get("limit") else ""))
     out.append(f"- trained languages: {', '.join(spec.get('trained_languages', [])) or '-'}; "
                f"unseen languages benched: {', '.join(summary.languages.get('unseen', [])) or '-'}")

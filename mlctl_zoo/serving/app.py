@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
-import json
 import logging
 import queue
 import threading
@@ -23,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,7 +63,27 @@ INLINE_SERIALIZE_ROWS = 64
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    """Compact UTF-8 JSON; numpy arrays are written directly (float32 as the shortest text that reads back
+    to the same float32). orjson: for one 384-d vector 0.01 ms of CPU against 0.29 ms for
+    ``json.dumps(vec.tolist())``, for 32 vectors 0.4 ms against 11 ms (benchmarks/results/serve_http_stack.json)."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain)
+
+
+def _plain(obj: Any) -> Any:
+    """Subclasses of float/int/str orjson leaves alone (ruamel's ScalarFloat in zoo records, for /info)."""
+    for kind in (bool, int, float, str):
+        if isinstance(obj, kind):
+            return kind(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _finite(vecs: np.ndarray) -> np.ndarray:
+    """The vectors as C-contiguous float32, refused when the encoder produced NaN or infinity (JSON has no
+    such numbers; orjson would write null): a server-side fault, answered 500 by the middleware."""
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    if not np.isfinite(vecs).all():
+        raise ValueError("the encoder returned non-finite values (NaN or infinity)")
+    return vecs
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -248,7 +268,8 @@ def _b64(vec: np.ndarray) -> str:
 
 
 def _openai_body(vecs: np.ndarray, fmt: str, model: str, tokens: int) -> bytes:
-    encode = _b64 if fmt == "base64" else (lambda v: v.tolist())
+    vecs = _finite(vecs)
+    encode = _b64 if fmt == "base64" else (lambda v: v)
     data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vecs)]
     return _dumps({"object": "list", "data": data, "model": model,
                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
@@ -441,7 +462,7 @@ def create_app(
         vecs, _ = await state.encode(texts, truncate=truncate, field="inputs")
         if req.normalize:
             vecs = l2_normalize(vecs)
-        body = await _serialize(lambda v: _dumps(v.tolist()), vecs)
+        body = await _serialize(lambda v: _dumps(_finite(v)), vecs)
         return Response(body, media_type="application/json")
 
     @app.post("/similarity", summary="Cosine similarity of a source sentence to candidates",

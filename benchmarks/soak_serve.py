@@ -66,7 +66,7 @@ def load_sentences(data_dir: Path | None, limit: int = 20000, seed: int = 0) -> 
                     out += [x.strip() for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
     if not out:
         rng = random.Random(seed)
-        words = "the cat sits on a mat while dogs run through green fields of summer light".split()
+        words = ["the", "cat", "sits", "on", "a", "mat", "while", "dogs", "run", "through", "green", "fields"]
         out = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 40))) for _ in range(5000)]
     random.Random(seed).shuffle(out)
     return out[:limit]
@@ -75,7 +75,9 @@ def load_sentences(data_dir: Path | None, limit: int = 20000, seed: int = 0) -> 
 def bad_requests() -> list[tuple[str, str, str, bytes | None, dict, set[int]]]:
     """(id, method, path, body, headers, expected statuses)."""
     j = {"Content-Type": "application/json"}
-    dumps = lambda o: json.dumps(o).encode()  # noqa: E731
+    def dumps(o) -> bytes:
+        return json.dumps(o).encode()
+
     return [
         ("invalid-json", "POST", "/v1/embeddings", b'{"input": "x",}', j, {400}),
         ("non-utf8", "POST", "/v1/embeddings", b'{"input": "\xff\xfe"}', j, {400}),
@@ -293,7 +295,9 @@ def main() -> int:
         rss_after = [s["VmRSS"] for s in samples if s["t"] >= args.warmup]
         fds = [s["fds"] for s in samples]
         lat = sorted(stats.latency_ms)
-        q = lambda f: round(lat[min(len(lat) - 1, int(f * len(lat)))], 1) if lat else None  # noqa: E731
+        def q(f: float) -> float | None:
+            return round(lat[min(len(lat) - 1, int(f * len(lat)))], 1) if lat else None
+
         result = {
             "what": "mlctl-zoo serve soak on loopback: 16 clients, 1-256 sentences a request, a share of bad requests",
             "command": " ".join(cmd[1:]),

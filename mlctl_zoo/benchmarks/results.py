@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.utils.files import atomic_write_json
-from mlctl_zoo.zoo.results import comparable_protocol, compact_protocol, protocol_id, reproduce_command, result_key
+from mlctl_zoo.zoo.results import (
+    compact_protocol,
+    comparable_protocol,
+    protocol_id,
+    reproduce_command,
+    result_key,
+)
 
 RESULT_FORMAT = 1
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, get_zoo, print_json, print_table
 
 
 class Device(str, Enum):

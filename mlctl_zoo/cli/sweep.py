@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, err_console, get_zoo, print_json, print_table
+from mlctl_zoo.cli.common import (
+    DataDirOpt,
+    JsonOpt,
+    RegistryOpt,
+    console,
+    err_console,
+    get_zoo,
+    print_json,
+    print_table,
+)
 
 app = typer.Typer(help="Scaling sweeps: train and bench one model per (variant, pairs, seed), report the curve.",
                   no_args_is_help=True)

@@ -234,11 +234,10 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     if out_dir.is_file():
         raise ExportError(f"--output {out_dir} is a file; give a folder")
     registered = {zoo.resolve(e.path).resolve().parent for e in entry.exports}
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        if out_dir.resolve() in registered:
-            raise ExportError(f"{out_dir} already holds files; pass --force to replace them, or --output elsewhere")
-        # not in the zoo: left by an export killed between moving the folder and registering it; its files
-        # were never recorded, so they are rebuilt rather than trusted
+    # a folder with files that the zoo does not record was left by an export killed between moving it into
+    # place and registering it: its files were never recorded, so they are rebuilt rather than trusted
+    if out_dir.exists() and any(out_dir.iterdir()) and not force and out_dir.resolve() in registered:
+        raise ExportError(f"{out_dir} already holds files; pass --force to replace them, or --output elsewhere")
     try:
         created_parent = not out_dir.parent.exists()
         out_dir.parent.mkdir(parents=True, exist_ok=True)

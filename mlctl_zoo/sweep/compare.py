@@ -107,8 +107,8 @@ def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict,
                    f"{', '.join(map(str, spec.get('seeds', [])))} | {spec.get('backend') or 'torch'} |")
     backends = {m.get("spec", {}).get("backend") or "torch" for m in metas}
     if len(backends) > 1:
-        out += ["", f"**Warning:** the folders were benched on different backends ({', '.join(sorted(backends))}): "
-                    "their scores are not measured alike."]
+        out += ["", (f"**Warning:** the folders were benched on different backends ({', '.join(sorted(backends))}): "
+                     "their scores are not measured alike.")]
     bases = {m.get("spec", {}).get("base_model") for m in metas} - {None}
     if len(bases) > 1:
         out += ["", (f"**Warning:** the folders start from different base models ({', '.join(sorted(bases))}); "

@@ -104,9 +104,7 @@ def is_complete(comparable: dict, skipped: list | None, default_languages: list[
         return False
     if (comparable.get("hyperparameters") or {}).get("limit") is not None:
         return False
-    if default_languages is not None and sorted(comparable.get("languages") or []) != sorted(default_languages):
-        return False
-    return True
+    return default_languages is None or sorted(comparable.get("languages") or []) == sorted(default_languages)
 
 
 def reproduce_command(comparable: dict, data_dir: str | None = None, model: str = "MODEL") -> str:

@@ -23,7 +23,7 @@ from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.errors import StorageError, UnknownNameError, ZooError
 from mlctl_zoo.utils.files import atomic_write_text
-from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip, excerpt
+from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip
 from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.zoo.results import migrate_results, read_result_file

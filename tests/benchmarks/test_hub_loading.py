@@ -75,8 +75,9 @@ def test_data_revision_pins_and_is_recorded(tiny_models, tmp_path, monkeypatch):
                          progress=False, data_revision=pinned)
     assert ("builder", "google/xtreme", "tatoeba.deu", pinned) in calls
     import json
+    from pathlib import Path
 
-    rec = json.loads(open(res["files"]["tatoeba"]).read())
+    rec = json.loads(Path(res["files"]["tatoeba"]).read_text())
     assert rec["protocol"]["data_revisions"] == {"google/xtreme": pinned}
     assert rec["provenance"]["data_files"][0]["revision"] == pinned
     unpinned = run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], langs=["de"], output=tmp_path,
@@ -94,7 +95,7 @@ def test_a_suite_pins_its_data_revision(tmp_path):
     suite = tmp_path / "pinned.yaml"
     suite.write_text("data_revision: {google/xtreme: abc1234, nyu-mll/multi_nli: def5678}\n"
                      "tasks:\n  - task: tatoeba\n")
-    _, _, items, revisions = build_plan(str(suite), None, None, None, {})
+    _, _, _, revisions = build_plan(str(suite), None, None, None, {})
     assert revisions == {"google/xtreme": "abc1234", "nyu-mll/multi_nli": "def5678"}
 
 

@@ -125,8 +125,7 @@ def _bench_data(root: Path, kind: str) -> Path:
             f.write(b"a" * 4096)
             f.truncate(1 << 30)  # sparse
         elif kind == "ten-million-columns":
-            for _ in range(100):
-                f.write(b"x\t" * 100_000)
+            f.writelines(b"x\t" * 100_000 for _ in range(100))
             f.write(b"\n")
         else:
             f.write(b"Hallo \xff\xfe Welt\n")
@@ -151,8 +150,7 @@ def test_tsv_with_ten_million_columns(tmp_path):
     p = tmp_path / "test-de.tsv"
     with open(p, "wb") as f:
         f.write(b"a\tb\tentailment\n")
-        for _ in range(100):
-            f.write(b"c\t" * 100_000)
+        f.writelines(b"c\t" * 100_000 for _ in range(100))
     tracemalloc.start()
     t0 = time.perf_counter()
     with pytest.raises(DataError, match=r"test-de\.tsv:2: line longer than"):

@@ -52,7 +52,7 @@ FIELDS = _fields(Recipe)
 
 def _section(path: str) -> str:
     top = path.split(".")[0].split("[")[0]
-    m = re.search(rf"^### `{top}`\n(.*?)(?=^### |\Z)", DOCS, re.S | re.M)
+    m = re.search(rf"^### `{top}`\n(.*?)(?=^### |\Z)", DOCS, re.DOTALL | re.MULTILINE)
     return m.group(1) if m else DOCS
 
 

@@ -30,7 +30,7 @@ def test_train_bench_and_export_at_once(tmp_path, registry, tiny_models, tiny_da
     procs = {k: subprocess.Popen(v, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k, v in commands.items()}
     for name, p in procs.items():
-        out, err = p.communicate(timeout=900)
+        _, err = p.communicate(timeout=900)
         assert p.returncode == 0, f"{name}: {err[-2000:]}"
     entries = Zoo(registry).entries()
     assert entries["tiny-run"].kind == "trained"

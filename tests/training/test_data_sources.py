@@ -60,8 +60,7 @@ def test_huge_lines_fail_fast_in_bounded_memory(tmp_path, make):
         with open(p, "wb") as f:
             f.write(b"en\tde\n")
             chunk = b"x\t" * 100_000
-            for _ in range(100):
-                f.write(chunk)
+            f.writelines(chunk for _ in range(100))
             f.write(b"\n")
     spec = DataSpec(parallel=[{"lang": "de", "path": "parallel/deu-eng.tsv"}])
     tracemalloc.start()

@@ -5,6 +5,7 @@ mounted (root), a patched fsync everywhere."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -85,14 +86,14 @@ def test_bench_on_a_full_disk_is_one_line_and_keeps_the_old_result(tmp_path, tin
         first = runner.invoke(app, args)
         assert first.exit_code == 0, first.output
         (path,) = json.loads(first.stdout)["files"].values()
-        before = open(path, "rb").read()
+        before = Path(path).read_bytes()
         disk.fill(leave=0)
         res = runner.invoke(app, [*args, "--force"])
         assert res.exit_code == 1
         errors = [line for line in res.output.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and path in errors[0] and "disk full" in errors[0], res.output
         assert "Traceback" not in res.output
-        assert open(path, "rb").read() == before
+        assert Path(path).read_bytes() == before
 
 
 def test_a_checkpoint_on_a_full_disk_keeps_the_files_there(tmp_path, tiny_models):

@@ -9,9 +9,9 @@ file the server ran (``/info`` says which) and reports server sentences/s as a s
     nice -n 5 python benchmarks/serve_load.py all-minilm-l6-v2 --registry /tmp/zoo/registry.yaml \\
         --export fp32-O2 --clients 16 --duration 20 --out /tmp/serve_load.json
 
-Traffic goes to 127.0.0.1 only and is bounded by --duration. Reference measured on this machine (16
-clients, one Tatoeba sentence per request, 20 s; docs/serving.md): Infinity 0.0.78 on all-MiniLM-L6-v2 served 73 req/s
-(torch), 113 (plain ONNX), 142 (O2 ONNX), p99 160-350 ms, against ~200 sentences/s in-process.
+Traffic goes to 127.0.0.1 only and is bounded by --duration. This script measures our server alone; it
+quotes no ratio against another server. For the comparison with Infinity (both servers in one run, alternately,
+same load) use benchmarks/peers/serve_vs_infinity.py.
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-INFINITY_REFERENCE = {
-    "server": "infinity 0.0.78", "model": "all-MiniLM-L6-v2", "clients": 16, "duration_s": 20,
-    "requests_per_s": {"torch": 73, "onnx": 113, "onnx_O2": 142}, "p99_ms": [160, 350],
-    "in_process_sentences_per_s": 200, "source": "measured on this machine, same load (docs/serving.md)",
-}
 
 
 def load_sentences(data_dir: Path, langs: list[str], limit: int, seed: int) -> list[str]:
@@ -283,7 +278,6 @@ def main() -> None:
         "ratio_to_in_process": round(load["sentences_per_s"] / ceiling["sentences_per_s"], 3),
         # CPU cost per sentence, in-process / server: robust to other load on the machine
         "cpu_efficiency_vs_in_process": None,
-        "reference": INFINITY_REFERENCE,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()], "niceness": os.nice(0)},

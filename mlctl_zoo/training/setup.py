@@ -5,6 +5,8 @@ Accelerate, the optimiser. Each check fails with the recipe field to change, bef
 from __future__ import annotations
 
 import copy
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +130,70 @@ def make_optimizer(module, tr: TrainingSpec):
         return opt_cls(params, lr=tr.lr, weight_decay=tr.weight_decay)
 
 
-def progress_bar(enabled: bool) -> Progress:
-    """The training bar on stderr (the library's own, as export's steps), shown when the caller asks."""
+def progress_bar(enabled: bool, interval: float = 30.0):
+    """The training bar on stderr (the library's own, as export's steps), shown when the caller asks.
+
+    On a terminal, a rich bar. Into a file or a pipe (``train > log 2>&1``, a Slurm log) a bar redraws
+    nothing a person can read, so the run logs plain lines instead (logger ``mlctl_zoo.training``, shown by
+    the CLI): step, share done, pairs/s, loss, elapsed and ETA, every ``interval`` seconds and at the end."""
+    console = Console(stderr=True, soft_wrap=True)
+    if enabled and not console.is_terminal:
+        return PlainProgress(interval)
     return Progress(TextColumn("[bold]train[/bold]"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=Console(stderr=True, soft_wrap=True), transient=False, disable=not enabled)
+                    console=console, transient=False, disable=not enabled)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+class PlainProgress:
+    """The part of rich's ``Progress`` the training loop uses (``add_task``, ``update``, a context), as log
+    lines at a steady interval: ``train step 120/2000 (6%) | 35.2 pairs/s  loss 1.234 | 0:01:02 eta 0:15:30``.
+    The first update and the last step always print; the ETA is from this run's own steps (a resumed run does
+    not count the steps it did not do)."""
+
+    def __init__(self, interval: float = 30.0, logger: logging.Logger | None = None) -> None:
+        self.interval = interval
+        self.log = logger or logging.getLogger("mlctl_zoo.training")
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def __enter__(self) -> PlainProgress:  # noqa: PYI034 (typing.Self needs Python 3.11)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_task(self, description: str, total: int, completed: int = 0, info: str = "") -> int:
+        task_id = len(self.tasks)
+        self.tasks[task_id] = {"name": description, "total": total, "completed": completed, "start": completed,
+                               "info": info, "t0": time.monotonic(), "last": None}
+        return task_id
+
+    def update(self, task_id: int, completed: int | None = None, info: str | None = None) -> None:
+        t = self.tasks[task_id]
+        if info is not None:
+            t["info"] = info
+        if completed is None or completed == t["completed"]:
+            return
+        t["completed"] = completed
+        now = time.monotonic()
+        last = t["last"]
+        if last is not None and now - last < self.interval and completed < t["total"]:
+            return
+        t["last"] = now
+        elapsed = now - t["t0"]
+        done_here = completed - t["start"]
+        eta = elapsed / done_here * (t["total"] - completed) if done_here > 0 else None
+        share = 100.0 * completed / t["total"] if t["total"] else 100.0
+        parts = [f"{t['name']} step {completed}/{t['total']} ({share:.0f}%)"]
+        if t["info"]:
+            parts.append(t["info"].strip())
+        parts.append(f"{_clock(elapsed)} eta {_clock(eta) if eta is not None else '?'}")
+        self.log.info(" | ".join(parts))
 
 
 def start_trackers(acc, name: str, resolved_recipe: dict) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -116,6 +115,7 @@ def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, la
     from mlctl_zoo.errors import ConfigError, ModelError
     from mlctl_zoo.models.resolve import pooling_from_folder
     from mlctl_zoo.utils.files import hash_tree
+    from mlctl_zoo.utils.limits import read_small_json
     from mlctl_zoo.utils.provenance import utc_now
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
 
@@ -124,12 +124,17 @@ def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, la
     if folder.exists():
         if not (folder / "config.json").is_file():
             raise ModelError(f"{folder}: not a model folder (no config.json)")
+        try:
+            cfg = read_small_json(folder / "config.json")
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{folder / 'config.json'}: {e}") from None
+        if not isinstance(cfg, dict):
+            raise ModelError(f"{folder / 'config.json'}: expected a JSON object")
         digest, _ = hash_tree(folder)
         source = ModelSource(path=zoo.relativize(folder), sha256=digest)
         found_pooling, found_norm = pooling_from_folder(folder)
         pooling = pooling or found_pooling
         normalize = found_norm if normalize is None else normalize
-        cfg = json.loads((folder / "config.json").read_text())
         dim = cfg.get("hidden_size") or cfg.get("d_model")
     else:
         if model.startswith((".", "/", "~")):

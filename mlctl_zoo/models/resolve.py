@@ -5,12 +5,12 @@ Nothing here touches the network: a hub id is only recorded; it is downloaded wh
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.utils.limits import read_small_json
 from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
 from mlctl_zoo.zoo.sources import source_location
 from mlctl_zoo.zoo.store import Zoo, builtin_zoo
@@ -56,8 +56,10 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
     if not modules.is_file():
         return "mean", False
     try:
-        mods = json.loads(modules.read_text())
-    except (OSError, json.JSONDecodeError):
+        mods = read_small_json(modules)
+    except (OSError, ValueError):
+        return "mean", False
+    if not isinstance(mods, list) or not all(isinstance(m, dict) for m in mods):
         return "mean", False
     normalize = any(m.get("type", "").endswith("Normalize") for m in mods)
     pooling = "mean"
@@ -65,18 +67,20 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
         if m.get("type", "").endswith("Pooling"):
             cfg_path = folder / m.get("path", "") / "config.json"
             try:
-                cfg = json.loads(cfg_path.read_text())
-            except (OSError, json.JSONDecodeError):
+                cfg = read_small_json(cfg_path)
+            except (OSError, ValueError):
                 break
-            if cfg.get("pooling_mode_cls_token"):
+            if isinstance(cfg, dict) and cfg.get("pooling_mode_cls_token"):
                 pooling = "cls"
             break
     marker = folder / "mlctl_pooling.json"  # written by `train` for poolings sentence-transformers lacks
     if marker.is_file():
         try:
-            pooling = json.loads(marker.read_text()).get("pooling", pooling)
-        except (OSError, json.JSONDecodeError):
-            pass
+            marked = read_small_json(marker)
+        except (OSError, ValueError):
+            marked = None
+        if isinstance(marked, dict) and isinstance(marked.get("pooling"), str):
+            pooling = marked["pooling"]
     return pooling, normalize
 
 

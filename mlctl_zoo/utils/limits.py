@@ -4,6 +4,7 @@ never a hang, and never a message that quotes more than a short excerpt of it.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,20 @@ def check_yaml_tree(obj: Any, max_nodes: int = MAX_YAML_NODES) -> None:
         return total
 
     size(obj, 0)
+
+
+MAX_JSON_CONFIG_BYTES = 4 << 20  # model configs and small metadata files are a few kB
+
+
+def read_small_json(path: str | Path, max_bytes: int = MAX_JSON_CONFIG_BYTES) -> Any:
+    """The JSON value in ``path``, which must be at most ``max_bytes`` long (checked before reading: a config
+    the size of a disk is refused, not loaded). ValueError says which bound or what parse error; OSError
+    passes through."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{size} bytes, more than the {max_bytes} read from such a file")
+    try:
+        return json.loads(path.read_bytes())
+    except ValueError as e:
+        raise ValueError(f"not valid JSON ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None

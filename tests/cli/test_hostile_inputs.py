@@ -178,3 +178,26 @@ def test_model_folder_that_names_remote_code(tmp_path, tiny_models):
     assert CliRunner().invoke(app, ["zoo", "add", "evil", "--model", str(folder), "--registry", str(reg)]).exit_code == 0
     res, _, _ = _run(["export", "evil", "--registry", str(reg)])
     _one_line_error(res, "remote code")
+
+
+@pytest.mark.parametrize("kind", ["huge", "not-json", "a-list"])
+def test_zoo_add_with_a_hostile_config_json(tmp_path, kind):
+    """`zoo add --model FOLDER` reads the folder's config.json (and sentence-transformers' modules.json) with a
+    size bound: a 64 MB config is refused before it is read, broken JSON is one line, and nothing is added."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    cfg = folder / "config.json"
+    if kind == "huge":
+        with open(cfg, "wb") as f:
+            f.write(b'{"hidden_size": 8, "pad": "')
+            f.truncate(64 << 20)  # sparse: 64 MB that cost no disk
+        (folder / "modules.json").write_bytes(cfg.read_bytes()[:10] + b" " * (8 << 20))
+    elif kind == "not-json":
+        cfg.write_text('{"hidden_size": 8,,}')
+    else:
+        cfg.write_text("[1, 2, 3]")
+    reg = tmp_path / "registry.yaml"
+    res, elapsed, peak = _run(["zoo", "add", "hostile", "--model", str(folder), "--registry", str(reg)])
+    _one_line_error(res, "config.json", {"huge": "bytes", "not-json": "not valid JSON", "a-list": "JSON object"}[kind])
+    assert elapsed < LIMIT_S and peak < LIMIT_PEAK
+    assert "hostile" not in (reg.read_text() if reg.exists() else "")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.table import Table
 
 from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
+from mlctl_zoo.utils.names import PoolingName
 
 app = typer.Typer(help="The model zoo (registry.yaml): list, show, add, remove, verify.", no_args_is_help=True)
 
@@ -75,7 +76,7 @@ def add(
     name: str,
     model: Annotated[str | None, typer.Option("--model", help="Hugging Face id or local folder (omit it for a shipped base model: `zoo add mbert`)")] = None,
     revision: Annotated[str | None, typer.Option(help="hub revision to pin (commit, tag, branch)")] = None,
-    pooling: Annotated[str | None, typer.Option(help="mean | cls | avg_first_last (default: read from the folder, else mean)")] = None,
+    pooling: Annotated[str | None, typer.Option(help=f"{' | '.join(get_args(PoolingName))} (default: read from the folder, else mean)")] = None,
     normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise embeddings")] = None,
     languages: Annotated[str, typer.Option(help="comma-separated languages")] = "",
     description: Annotated[str, typer.Option()] = "",

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.utils.names import LossName, PoolingName, validate_name
 
 
 class _Strict(BaseModel):
@@ -105,7 +105,7 @@ class DataSpec(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    loss: Literal["infonce", "cz_nce", "mse_distill"] = "cz_nce"
+    loss: LossName = "cz_nce"
     levels: list[Literal["sentence", "word"]] = Field(default_factory=lambda: ["sentence"])
     temperature: float = Field(default=0.05, description="tau for cosine logits, 0.05-0.1")
     symmetric: bool = Field(default=True, description="also contrast xx->en, not only en->xx")
@@ -113,7 +113,7 @@ class ObjectiveSpec(_Strict):
     mlm_weight: float = Field(default=0.0, ge=0, description="auxiliary MLM weight (paper: 0.1)")
     mlm_probability: float = Field(default=0.15, gt=0, lt=1)
     label_weight: float = Field(default=0.0, ge=0, description="weight of the label-aware contrast")
-    pooling: Literal["avg_first_last", "mean", "cls"] = "mean"
+    pooling: PoolingName = "mean"
     projection_head: Literal["none", "cce"] = Field(
         default="none", description="cce: the paper's MLP over [sentence; word], training only"
     )

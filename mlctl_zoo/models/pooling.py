@@ -10,15 +10,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from mlctl_zoo.utils.lookup import Registry
+from mlctl_zoo.utils.names import PoolingName
 
 if TYPE_CHECKING:  # only tensor methods are called here: importing pooling must not import torch
     import torch
 
 # fn(last, first, mask) -> [batch, dim]; `first` is None unless the pooling needs hidden_states[1]
-POOLINGS: Registry[Callable] = Registry("pooling")
+POOLINGS: Registry[Callable] = Registry("pooling", names=get_args(PoolingName))
 NEEDS_HIDDEN_STATES = {"avg_first_last"}
 
 

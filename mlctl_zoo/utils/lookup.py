@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from mlctl_zoo.errors import UnknownNameError
@@ -29,10 +29,23 @@ class Registry(Generic[T]):
     of names costs no import, and importing the module that holds the table registers nothing by side effect.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, names: Iterable[str] | None = None) -> None:
+        """``names``: the closed set of names this registry may hold (a schema's ``Literal``), when the names are
+        declared elsewhere once; ``add`` refuses any other and ``missing()`` lists those not yet added."""
         self.kind = kind
+        self.allowed = tuple(names) if names is not None else None
         self._items: dict[str, T] = {}
         self._lazy: dict[str, str] = {}  # name -> "module:attr", until first use
+
+    def _check_new(self, name: str) -> None:
+        if name in self:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        if self.allowed is not None and name not in self.allowed:
+            raise ValueError(f"{self.kind} {name!r} is not one of the declared names {list(self.allowed)}")
+
+    def missing(self) -> list[str]:
+        """Declared names with nothing registered (empty when the registry is open or complete)."""
+        return [n for n in self.allowed or () if n not in self]
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -42,14 +55,12 @@ class Registry(Generic[T]):
         return deco
 
     def add(self, name: str, obj: T) -> None:
-        if name in self:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._check_new(name)
         self._items[name] = obj
 
     def add_lazy(self, name: str, target: str) -> None:
         """Register ``target`` (``"package.module:attr"``) under ``name``; it is imported on first ``get``."""
-        if name in self:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._check_new(name)
         if target.count(":") != 1:
             raise ValueError(f"{self.kind} {name!r}: lazy target {target!r} is not 'package.module:attr'")
         self._lazy[name] = target

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.utils.names import PoolingName, validate_name
 
 
 class _Strict(BaseModel):
@@ -81,7 +81,7 @@ class _EntryBase(BaseModel):
 
     name: str
     description: str = ""
-    pooling: Literal["mean", "cls", "avg_first_last"] = "mean"
+    pooling: PoolingName = "mean"
     normalize: bool = False
     embedding_dim: int | None = None
     languages: list[str] = Field(default_factory=list)
@@ -118,4 +118,4 @@ class TrainedEntry(_EntryBase):
     training: dict[str, Any] = Field(default_factory=dict, description="summary: steps, loss, duration")
 
 
-Entry = Annotated[Union[BaseEntry, TrainedEntry], Field(discriminator="kind")]
+Entry = Annotated[BaseEntry | TrainedEntry, Field(discriminator="kind")]

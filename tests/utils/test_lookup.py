@@ -37,3 +37,42 @@ def test_lazy_entries_import_their_module_on_first_use_only(tmp_path, monkeypatc
     assert reg.get("answer") == 42 and reg.get("answer") == 42
     assert sys.modules["lazy_target_mod"].IMPORTS == [1]
     assert reg.items() == [("answer", 42)]
+
+
+def test_a_registry_with_declared_names_takes_only_those():
+    reg: Registry[int] = Registry("thing", names=("a", "b"))
+    assert reg.missing() == ["a", "b"]
+    reg.add("a", 1)
+    reg.add_lazy("b", "json:dumps")
+    assert reg.missing() == []
+    for add in (lambda: reg.add("c", 3), lambda: reg.add_lazy("c", "json:loads")):
+        try:
+            add()
+        except ValueError as e:
+            assert "not one of the declared names" in str(e)
+        else:
+            raise AssertionError("an undeclared name was accepted")
+
+
+def test_pooling_and_loss_names_are_declared_once_and_all_implemented():
+    """The recipe schema, the zoo schema and the registries read the same Literal; every declared name has an
+    implementation, and the schemas accept exactly the declared names."""
+    from typing import get_args
+
+    import pytest
+    from pydantic import ValidationError
+
+    from mlctl_zoo.config.recipe import ObjectiveSpec
+    from mlctl_zoo.models.pooling import POOLINGS
+    from mlctl_zoo.training.losses.contrastive import CONTRASTIVE
+    from mlctl_zoo.utils.names import ContrastiveLossName, LossName, PoolingName
+
+    assert POOLINGS.missing() == [] and sorted(POOLINGS.names()) == sorted(get_args(PoolingName))
+    assert CONTRASTIVE.missing() == [] and sorted(CONTRASTIVE.names()) == sorted(get_args(ContrastiveLossName))
+    assert set(get_args(ContrastiveLossName)) < set(get_args(LossName))
+    for name in get_args(LossName):
+        assert ObjectiveSpec(loss=name, levels=["sentence"]).loss == name
+    with pytest.raises(ValidationError):
+        ObjectiveSpec(loss="not-a-loss")
+    for name in get_args(PoolingName):
+        assert ObjectiveSpec(pooling=name).pooling == name

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlctl_zoo.errors import ConfigError, DataError, MissingDependencyError
+from mlctl_zoo.errors import ConfigError, DataError
 from mlctl_zoo.utils.files import iter_lines, sha256_file
-from mlctl_zoo.utils.hub import offline_reason
+from mlctl_zoo.utils.hub import load_hub_split
 
 
 @dataclass(frozen=True)
@@ -176,25 +176,11 @@ class DataFiles:
         """Load one split from the Hugging Face hub, at the pinned revision if any (``--data-revision``); records
         the dataset, config, split, the revision actually loaded (the commit the hub resolved, or the cached
         snapshot's when offline) and the fingerprint."""
-        try:
-            import datasets
-        except ImportError:
-            raise MissingDependencyError("loading benchmarks from the hub needs `datasets`: pip install datasets") from None
         pinned = self.revisions.get(dataset)
         what = dataset + (f" config {config}" if config else "") + f" split {split}" + \
             (f" at revision {pinned}" if pinned else "")
-        offline = offline_reason()  # once per process: an unreachable hub is "offline", not five retries
-        try:
-            builder = datasets.load_dataset_builder(dataset, config, revision=pinned)
-            builder.download_and_prepare()
-            ds = builder.as_dataset(split=split)
-        except Exception as e:  # noqa: BLE001  the hub raises many types; the user needs one line
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            why = f"{offline}, and it is not in the local cache" if offline else first
-            raise DataError(f"cannot load {what} from the Hugging Face hub ({why}); pass --data-dir DIR with local "
-                            f"files in XTREME's layout") from None
-        loaded = getattr(builder, "hash", None)
-        loaded = loaded if isinstance(loaded, str) and loaded != "auto" else None
+        ds, loaded = load_hub_split(dataset, config, split, revision=pinned,
+                                    hint="pass --data-dir DIR with local files in XTREME's layout")
         if pinned and loaded and not (loaded.startswith(pinned) or pinned.startswith(loaded)) and _is_commit(pinned):
             raise DataError(f"{what}: revision {loaded} was loaded, not the pinned {pinned} (a cached snapshot "
                             "while offline?); reconnect, or pin the revision that is cached")

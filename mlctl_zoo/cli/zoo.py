@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
+from mlctl_zoo.utils.limits import first_line
 from mlctl_zoo.utils.names import PoolingName
 
 app = typer.Typer(help="The model zoo (registry.yaml): list, show, add, remove, verify.", no_args_is_help=True)
@@ -146,7 +147,7 @@ def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, la
                          embedding_dim=dim, languages=[x.strip() for x in languages.split(",") if x.strip()],
                          description=description, created=utc_now())
     except ValueError as e:
-        raise ConfigError(str(e).splitlines()[0]) from None
+        raise ConfigError(first_line(e, 400)) from None
 
 
 @app.command("remove")

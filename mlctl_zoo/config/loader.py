@@ -14,7 +14,7 @@ from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip, excerpt
+from mlctl_zoo.utils.limits import YamlFileError, check_yaml_tree, excerpt, read_yaml_file
 
 _MAX_DEPTH = 16
 MAX_CONFIG_BYTES = 1 << 20  # recipes, suites and variant files are a few kB
@@ -32,26 +32,11 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     try:
-        check_text_file(path, MAX_CONFIG_BYTES, MAX_CONFIG_LINE)
-        text = path.read_text(encoding="utf-8")
-        check_yaml_text(text)
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    try:
-        data = _yaml().load(text)
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {clip(problem, 160)}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
-    try:
-        check_yaml_tree(data)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        data = read_yaml_file(path, _yaml(), MAX_CONFIG_BYTES, MAX_CONFIG_LINE)
+    except YamlFileError as e:
+        raise ConfigError(f"{path}{e.where}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -124,8 +109,7 @@ def format_validation_error(source: str, err: ValidationError) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+        msg = msg.removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":

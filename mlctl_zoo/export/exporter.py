@@ -33,6 +33,7 @@ from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit, tokenizer_record
 from mlctl_zoo.models.torch_encoder import TorchEncoder
 from mlctl_zoo.utils.files import sha256_file, storage_error
+from mlctl_zoo.utils.limits import first_line
 from mlctl_zoo.utils.provenance import package_versions, utc_now
 from mlctl_zoo.zoo.store import Zoo
 
@@ -176,8 +177,7 @@ def _quantize(staging: Path) -> dict:
     try:
         quantizer.quantize(qconfig, save_dir=staging / "_quantized", file_suffix="quantized")
     except (RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ExportError(f"int8 quantisation failed: {first}") from None
+        raise ExportError(f"int8 quantisation failed: {first_line(e)}") from None
     produced = staging / "_quantized" / "model_quantized.onnx"
     if not produced.is_file():
         raise ExportError(f"ORTQuantizer wrote no model (expected {produced})")
@@ -304,8 +304,7 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
     except (MlctlError, OSError):  # a full disk or read-only folder: export_model names the folder
         raise
     except Exception as e:  # noqa: BLE001  torch.onnx / Optimum raise many types; the first line says what
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ExportError(f"{name}: ONNX export failed ({type(e).__name__}: {first})") from None
+        raise ExportError(f"{name}: ONNX export failed ({type(e).__name__}: {first_line(e)})") from None
     tokenizer.save_pretrained(staging)
     _ensure_tokenizer_json(tokenizer, staging, name)
     model.config.save_pretrained(staging)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mlctl_zoo.errors import ModelError
 from mlctl_zoo.models.pooling import T5_TYPES
 from mlctl_zoo.models.resolve import ResolvedModel
 from mlctl_zoo.utils.hub import offline_reason
+from mlctl_zoo.utils.limits import first_line, read_small_json
 
 _NO_POOLER = {"bert", "roberta", "xlm-roberta", "camembert", "distilbert"}
 CONFIG_FILES = ("config.json", "tokenizer_config.json")
-MAX_CONFIG_BYTES = 4 << 20  # real configs are a few kB; a bigger one is not read
-
-
-def _excerpt(text: str, n: int = 160) -> str:
-    line = (text.strip().splitlines() or [""])[0]
-    return line if len(line) <= n else line[:n] + "…"
 
 
 def _hub_error(resolved: ResolvedModel, err: Exception) -> ModelError:
@@ -27,7 +21,7 @@ def _hub_error(resolved: ResolvedModel, err: Exception) -> ModelError:
                           "never runs code shipped with a model: use a model of a supported architecture")
     reason = None if resolved.is_local else offline_reason()
     why = f"{reason}; not in the local cache" if reason else "no such model on the hub"
-    first = _excerpt(text) or type(err).__name__
+    first = first_line(err)
     hint = f"; {resolved.hint}" if resolved.hint else ""
     return ModelError(f"cannot load model {resolved.location!r}: {why} ({first}){hint}")
 
@@ -39,23 +33,19 @@ def refuse_remote_code(resolved: ResolvedModel) -> None:
         return
     for name in CONFIG_FILES:
         path = Path(resolved.location) / name
-        try:
-            size = path.stat().st_size
-        except OSError:
+        if not path.is_file():
             continue
-        if size > MAX_CONFIG_BYTES:
-            raise ModelError(f"{path}: {size} bytes, not a model config (at most {MAX_CONFIG_BYTES} bytes are read)")
         try:
-            cfg = json.loads(path.read_bytes())
+            cfg = read_small_json(path)
         except (OSError, ValueError) as e:
-            raise ModelError(f"{path}: not valid JSON ({_excerpt(str(e), 80)})") from None
+            raise ModelError(f"{path}: not a model config: {first_line(e)}") from None
         if not isinstance(cfg, dict):
             raise ModelError(f"{path}: expected a JSON object")
         auto_map = cfg.get("auto_map")
         if auto_map:
             first = next(iter(auto_map.values()), "?") if isinstance(auto_map, dict) else auto_map
             raise ModelError(
-                f"{path}: names remote code ({_excerpt(str(first), 80)}); mlctl-zoo never runs code shipped with a "
+                f"{path}: names remote code ({first_line(str(first), 80)}); mlctl-zoo never runs code shipped with a "
                 "model (trust_remote_code stays off): use a model of a supported architecture")
 
 

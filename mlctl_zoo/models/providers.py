@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.utils.limits import first_line
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -100,9 +101,8 @@ def create_session(model_path: str | Path | bytes, device: str = "cpu", *, threa
         source = model_path if isinstance(model_path, bytes) else str(model_path)
         session = ort.InferenceSession(source, sess_options=opts, providers=providers)
     except Exception as e:  # noqa: BLE001  onnxruntime raises its own Fail/InvalidGraph/... types
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         what = "a probe graph" if isinstance(model_path, bytes) else str(model_path)
-        raise ModelError(f"ONNX Runtime cannot load {what} on {device}: {first}") from None
+        raise ModelError(f"ONNX Runtime cannot load {what} on {device}: {first_line(e)}") from None
     actual = session.get_providers()
     info = SessionInfo(requested=providers[0], provider=actual[0] if actual else CPU, providers=actual,
                        threads=n_threads)

@@ -30,7 +30,7 @@ class TorchEncoder:
 
     @classmethod
     def from_resolved(cls, resolved: ResolvedModel, *, max_length: int = 128, device: str = "cpu",
-                      pooling: str | None = None) -> "TorchEncoder":
+                      pooling: str | None = None) -> TorchEncoder:
         model = load_encoder(resolved)
         tok = load_tokenizer(resolved)
         return cls(model, tok, name=resolved.name, pooling=pooling or resolved.pooling,

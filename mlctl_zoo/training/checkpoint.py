@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mlctl_zoo.errors import StorageError
 from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text, storage_error
+from mlctl_zoo.utils.limits import first_line
 
 STATE_DIR = "checkpoints"
 STATE_MARKER = "mlctl_state.json"
@@ -83,7 +84,7 @@ def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: boo
     except OSError as e:
         raise storage_error(folder, e) from None
     except Exception as e:  # safetensors reports a full disk with its own error type ("... (os error 28)")
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        first = first_line(e)
         if not any(w in first for w in ("os error", "No space", "Read-only", "Permission denied", "I/O error")):
             raise
         raise StorageError(f"cannot write the model to {folder}: {first}; the files already there are "

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from mlctl_zoo.config.recipe import LABELS, DataSpec, ParallelSource
-from mlctl_zoo.errors import DataError, MissingDependencyError
+from mlctl_zoo.errors import DataError
 from mlctl_zoo.utils.files import iter_line_bytes, sha256_file
+from mlctl_zoo.utils.hub import load_hub_split
 
 
 @dataclass
@@ -154,20 +155,10 @@ def read_jsonl_pairs(path: Path, fields: tuple[str, str], stats: SourceStats,
 
 
 def load_hub_dataset(hub, local_path: str | None):
-    """``datasets.load_dataset(id, subset, split=...)`` with one actionable error for every failure."""
-    try:
-        import datasets
-    except ImportError:
-        raise MissingDependencyError("loading hub data needs `datasets`: pip install datasets") from None
-    try:
-        return datasets.load_dataset(hub.id, hub.subset, split=hub.split)
-    except Exception as e:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError)
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DataError(
-            f"cannot load hub dataset {hub.id}{'/' + hub.subset if hub.subset else ''} split {hub.split} "
-            f"({first}); without a network point --data-dir (or MLCTL_DATA_DIR) at a folder holding "
-            f"{local_path or 'the file'}"
-        ) from None
+    """One split of a hub dataset (``utils.hub.load_hub_split``), with one actionable error for every failure."""
+    ds, _ = load_hub_split(hub.id, hub.subset, hub.split, hint=f"without a network point --data-dir (or "
+                           f"MLCTL_DATA_DIR) at a folder holding {local_path or 'the file'}")
+    return ds
 
 
 def read_hub_pairs(src: ParallelSource, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:

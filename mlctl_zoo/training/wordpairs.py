@@ -34,7 +34,7 @@ class Dictionary:
     sha256: str
 
     @classmethod
-    def load(cls, folder: Path, lang: str) -> "Dictionary":
+    def load(cls, folder: Path, lang: str) -> Dictionary:
         en_p, xx_p = folder / "en.txt", folder / f"{lang}.txt"
         if not en_p.is_file() or not xx_p.is_file():
             raise DataError(f"dictionary {folder}: needs en.txt and {lang}.txt (line-aligned word lists)")

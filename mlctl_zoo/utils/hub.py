@@ -8,6 +8,9 @@ import socket
 import sys
 from urllib.parse import urlparse
 
+from mlctl_zoo.errors import DataError, MissingDependencyError
+from mlctl_zoo.utils.limits import first_line
+
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 PROBE_TIMEOUT_S = 3.0
 _TRUE = ("1", "true", "yes", "on")
@@ -62,3 +65,27 @@ def go_offline() -> None:
 def reset() -> None:
     """Forget the probe (tests)."""
     _checked.clear()
+
+
+def load_hub_split(dataset: str, config: str | None, split: str, *, revision: str | None = None, hint: str):
+    """One split of a Hugging Face dataset, the way training data and benchmark data both load it:
+    ``(split, revision)``, the revision being the commit the hub resolved (or the cached snapshot's when
+    offline; None when the builder does not say). Every failure is one ``DataError``: ``cannot load WHAT
+    from the Hugging Face hub (WHY); HINT``, WHY being "offline ..., and it is not in the local cache" when
+    the hub cannot be reached, else the first line of the library's message."""
+    try:
+        import datasets
+    except ImportError:
+        raise MissingDependencyError("loading data from the Hugging Face hub needs `datasets`: pip install datasets") from None
+    what = dataset + (f" config {config}" if config else "") + f" split {split}" + \
+        (f" at revision {revision}" if revision else "")
+    offline = offline_reason()  # once per process: an unreachable hub is "offline", not five retries
+    try:
+        builder = datasets.load_dataset_builder(dataset, config, revision=revision)
+        builder.download_and_prepare()
+        ds = builder.as_dataset(split=split)
+    except Exception as e:  # noqa: BLE001  the hub raises many types (ConnectionError, DatasetNotFoundError, ...)
+        why = f"{offline}, and it is not in the local cache" if offline else first_line(e, 200)
+        raise DataError(f"cannot load {what} from the Hugging Face hub ({why}); {hint}") from None
+    loaded = getattr(builder, "hash", None)
+    return ds, (loaded if isinstance(loaded, str) and loaded != "auto" else None)

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.error import YAMLError
+
 EXCERPT_CHARS = 80
 MAX_YAML_NODES = 200_000  # values after alias expansion: the largest shipped registry has a few thousand
 
@@ -25,6 +27,16 @@ def excerpt(value: Any, n: int = EXCERPT_CHARS) -> str:
         return f"a list of {len(value)} items"
     text = repr(value) if isinstance(value, (int, float, bool, type(None))) else type(value).__name__
     return text[:n]
+
+
+def first_line(err: BaseException | str, n: int = 160) -> str:
+    """The first non-empty line of an exception's message (its type's name when it has none), at most ``n``
+    characters: what a one-line error quotes of a library's multi-line message."""
+    text = str(err).strip()
+    line = text.splitlines()[0].strip() if text else ""
+    if not line:
+        line = type(err).__name__ if isinstance(err, BaseException) else ""
+    return clip(line, n)
 
 
 def clip(text: str, n: int = EXCERPT_CHARS) -> str:
@@ -127,3 +139,40 @@ def read_small_json(path: str | Path, max_bytes: int = MAX_JSON_CONFIG_BYTES) ->
         return json.loads(path.read_bytes())
     except ValueError as e:
         raise ValueError(f"not valid JSON ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
+
+
+class YamlFileError(ValueError):
+    """A YAML file that cannot be used: ``where`` is ``":LINE"`` when the parser knows the line, else ``""``."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def read_yaml_file(path: str | Path, yaml, max_bytes: int, max_line: int) -> Any:
+    """Parse the YAML file at ``path`` with ``yaml`` (a ruamel ``YAML``) within bounds: size and line length
+    before reading, nesting before parsing, alias expansion and tags after. Every problem is a
+    ``YamlFileError`` whose message is one short line (what the recipe loader and the zoo both report);
+    OSError passes through."""
+
+    try:
+        check_text_file(path, max_bytes, max_line)
+        text = Path(path).read_text(encoding="utf-8")
+        check_yaml_text(text)
+    except UnicodeDecodeError as e:
+        raise YamlFileError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except ValueError as e:
+        raise YamlFileError(str(e)) from None
+    try:
+        data = yaml.load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise YamlFileError(f"invalid YAML: {clip(getattr(e, 'problem', None) or first_line(e), 160)}", where) from None
+    except RecursionError:
+        raise YamlFileError("invalid YAML: nested too deeply") from None
+    try:
+        check_yaml_tree(data)
+    except ValueError as e:
+        raise YamlFileError(str(e)) from None
+    return data

@@ -3,4 +3,4 @@
 from mlctl_zoo.zoo.schema import BaseEntry, Entry, TrainedEntry
 from mlctl_zoo.zoo.store import Zoo, builtin_zoo, default_registry_path
 
-__all__ = ["Zoo", "builtin_zoo", "default_registry_path", "Entry", "BaseEntry", "TrainedEntry"]
+__all__ = ["BaseEntry", "Entry", "TrainedEntry", "Zoo", "builtin_zoo", "default_registry_path"]

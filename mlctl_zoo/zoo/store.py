@@ -19,11 +19,10 @@ from filelock import FileLock, Timeout
 from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.errors import StorageError, UnknownNameError, ZooError
 from mlctl_zoo.utils.files import atomic_write_text
-from mlctl_zoo.utils.limits import check_text_file, check_yaml_text, check_yaml_tree, clip
+from mlctl_zoo.utils.limits import YamlFileError, clip, read_yaml_file
 from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.zoo.results import migrate_results, read_result_file
@@ -48,7 +47,7 @@ def default_registry_path() -> Path:
     return Path(os.environ.get(REGISTRY_ENV) or "registry.yaml")
 
 
-def builtin_zoo() -> "Zoo":
+def builtin_zoo() -> Zoo:
     """The base models shipped with the package (``mlctl_zoo/zoo/base_models.yaml``), read-only by convention."""
     return Zoo(Path(__file__).with_name("base_models.yaml"))
 
@@ -101,29 +100,11 @@ class Zoo:
             doc["models"] = CommentedMap()
             return doc
         try:
-            check_text_file(self.path, MAX_REGISTRY_BYTES, MAX_REGISTRY_LINE)
-            text = self.path.read_text(encoding="utf-8")
-            check_yaml_text(text)
-        except UnicodeDecodeError as e:
-            raise ZooError(f"{self.path}: not UTF-8 text (byte {e.start}); fix or restore the file") from None
-        except ValueError as e:
-            raise ZooError(f"{self.path}: not a registry: {e}; the file was left untouched") from None
+            doc = read_yaml_file(self.path, _rt_yaml(), MAX_REGISTRY_BYTES, MAX_REGISTRY_LINE)
+        except YamlFileError as e:
+            raise ZooError(f"{self.path}{e.where}: {e}; the file was left untouched") from None
         except OSError as e:
             raise ZooError(f"{self.path}: cannot read it ({e.strerror or type(e).__name__})") from None
-        try:
-            doc = _rt_yaml().load(text)
-        except YAMLError as e:
-            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ZooError(f"{self.path}{line}: invalid YAML: {clip(problem, 160)}; the file was left "
-                           "untouched") from None
-        except RecursionError:
-            raise ZooError(f"{self.path}: invalid YAML: nested too deeply; the file was left untouched") from None
-        try:
-            check_yaml_tree(doc)
-        except ValueError as e:
-            raise ZooError(f"{self.path}: {e}; the file was left untouched") from None
         if doc is None:
             doc = CommentedMap()
         if not isinstance(doc, dict):

@@ -21,6 +21,7 @@ def test_with_a_data_folder_a_missing_file_is_an_error_naming_the_path(tmp_path,
         raise AssertionError("the hub was tried")
 
     monkeypatch.setattr(datasets, "load_dataset", no_hub)
+    monkeypatch.setattr(datasets, "load_dataset_builder", no_hub)
     spec = DataSpec(parallel=[{"lang": "de", "path": "parallel/absent.tsv",
                                "hub": {"id": "org/talks", "split": "train"}}])
     with pytest.raises(DataError) as e:
@@ -38,6 +39,7 @@ def test_labelled_sources_follow_the_same_rule(tmp_path, monkeypatch):
     import datasets
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(AssertionError("hub")))
+    monkeypatch.setattr(datasets, "load_dataset_builder", lambda *a, **k: (_ for _ in ()).throw(AssertionError("hub")))
     spec = DataSpec(parallel=[], labelled=[{"path": "xnli/dev-en.tsv", "hub": {"id": "org/nli", "split": "dev"}}])
     with pytest.raises(DataError, match=str(tmp_path / "xnli/dev-en.tsv")):
         load_labelled(spec, tmp_path)

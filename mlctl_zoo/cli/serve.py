@@ -1,5 +1,5 @@
-"""``mlctl-zoo serve MODEL``: an embedding server (OpenAI and text-embeddings-inference APIs) over the
-model's ONNX export. Every option is also an ``MLCTL_SERVE_*`` environment variable."""
+"""``mlctl-zoo serve MODEL [MODEL ...]``: an embedding server (OpenAI and text-embeddings-inference APIs) over
+the models' ONNX exports. Every option is also an ``MLCTL_SERVE_*`` environment variable."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ def _opt(*names: str, env: str, help: str, **kw):
 
 
 def serve(
-    model: Annotated[str | None, typer.Argument(envvar="MLCTL_SERVE_MODEL", show_envvar=True,
-                                                help="zoo name of the model to serve")] = None,
+    models: Annotated[list[str] | None, typer.Argument(
+        envvar="MLCTL_SERVE_MODEL", show_envvar=True, metavar="MODEL",
+        help="zoo names of the models to serve; requests that name no model go to the first")] = None,
     host: Annotated[str | None, _opt("--host", env="HOST", help="bind address (default: 127.0.0.1)")] = None,
     port: Annotated[int | None, _opt("--port", env="PORT", help="TCP port (default: 8080)")] = None,
     api_key: Annotated[str | None, _opt("--api-key", env="API_KEY",
@@ -44,6 +45,14 @@ def serve(
                                                   help="request body size, more is a 413 (default: 2000000)")] = None,
     auto_truncate: Annotated[bool | None, _opt("--auto-truncate/--no-auto-truncate", env="AUTO_TRUNCATE",
                                                help="truncate over-long inputs instead of a 413 (default: off)")] = None,
+    corpus: Annotated[str | None, _opt("--corpus", env="CORPUS",
+                                       help="text file, one sentence per line: embedded at start for POST /search "
+                                       "and the page's search box")] = None,
+    max_corpus_lines: Annotated[int | None, _opt("--max-corpus-lines", env="MAX_CORPUS_LINES",
+                                                 help="sentences --corpus may hold, more is an error "
+                                                 "(default: 20000)")] = None,
+    ui: Annotated[bool | None, _opt("--ui/--no-ui", env="UI",
+                                    help="the try-it page at GET / and /ui (default: on)")] = None,
     workers: Annotated[int | None, _opt("--workers", env="WORKERS",
                                         help="inference threads running batches in parallel (default: 1)")] = None,
     encode_batch_size: Annotated[int | None, _opt("--encode-batch-size", env="ENCODE_BATCH_SIZE",
@@ -57,14 +66,18 @@ def serve(
                                             help="log every request (default: off)")] = None,
     registry: RegistryOpt = None,
 ) -> None:
-    """Serve MODEL's ONNX export over HTTP: POST /v1/embeddings (OpenAI), /embed, /similarity; GET /health,
-    /info, /metrics, /v1/models. A model with no export is exported first (--no-export-if-missing refuses)."""
+    """Serve the models' ONNX exports over HTTP: POST /v1/embeddings (OpenAI; its `model` field picks a model),
+    /embed, /similarity, / (text-embeddings-inference; /models/NAME/embed ... for a model other than the first),
+    /search (with --corpus); GET /health, /info, /metrics, /v1/models, and a try-it page at /.
+    A model with no export is exported first (--no-export-if-missing refuses)."""
     from mlctl_zoo.serving.model import prepare
     from mlctl_zoo.serving.server import serve as run_server
     from mlctl_zoo.serving.settings import load_settings
 
+    names = list(models or [])
     settings = load_settings(
-        model=model, host=host, port=port, api_key=api_key, device=device, backend=backend, export=export,
+        model=names[0] if names else None, more_models=names[1:] or None, corpus=corpus,
+        max_corpus_lines=max_corpus_lines, ui=ui, host=host, port=port, api_key=api_key, device=device, backend=backend, export=export,
         export_if_missing=export_if_missing, max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
         max_client_batch_size=max_client_batch_size, max_concurrent_requests=max_concurrent_requests,
         max_input_tokens=max_input_tokens, max_payload_bytes=max_payload_bytes, auto_truncate=auto_truncate,
@@ -72,10 +85,16 @@ def serve(
         graceful_timeout_s=graceful_timeout_s, log_level=log_level, access_log=access_log,
     )
     zoo = get_zoo(registry)
-    prepare(settings, zoo)  # unknown name, no export and --no-export-if-missing: fail before binding a port
+    if not settings.model_names:
+        prepare(settings, zoo)  # says how to name a model
+    for name in settings.model_names:  # unknown name, no export and --no-export-if-missing: before binding a port
+        prepare(settings.for_model(name), zoo)
     url = f"http://{settings.host}:{settings.port}"
-    err_console.print(f"serving '{settings.model}' ({settings.backend}) on {url}  "
-                      f"(OpenAI base_url {url}/v1; GET /health answers 200 once loaded)", markup=False, highlight=False)
+    served = ", ".join(f"'{n}'" for n in settings.model_names)
+    page = f"; try it at {url}/" if settings.ui else ""
+    err_console.print(f"serving {served} ({settings.backend}) on {url}  "
+                      f"(OpenAI base_url {url}/v1; GET /health answers 200 once loaded{page})",
+                      markup=False, highlight=False)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and settings.api_key is None:
         err_console.print(f"warning: listening on {settings.host} without --api-key: anyone who can reach this "
                           "machine can use the server", markup=False, highlight=False)

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import hmac
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,29 +33,40 @@ from mlctl_zoo import __version__
 from mlctl_zoo.errors import MlctlError
 from mlctl_zoo.models.encoder import Encoder, l2_normalize
 from mlctl_zoo.serving.batching import BatcherClosed, DynamicBatcher, EncodeFailed, Overloaded
+from mlctl_zoo.serving.corpus import read_corpus, top_k
 from mlctl_zoo.serving.metrics import ServerMetrics
 from mlctl_zoo.serving.model import (
     INLINE_COUNT_CHARS,
     ServedModel,
     clone_encoder,
     load_served_model,
+    onnx_file_bytes,
     wrap_encoder,
 )
 from mlctl_zoo.serving.schemas import (
     ApiError,
     EmbeddingsRequest,
     EmbedRequest,
+    RootRequest,
+    SearchRequest,
+    SimilarityInputs,
     SimilarityRequest,
     error,
     parse_body,
 )
 from mlctl_zoo.serving.settings import ServeSettings
+from mlctl_zoo.serving.ui import ui_page
 
 log = logging.getLogger("uvicorn.error")
 
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
-ENDPOINTS = frozenset({"/v1/embeddings", "/embeddings", "/embed", "/similarity", "/v1/models", "/health",
-                       "/info", "/metrics", "/docs", "/openapi.json"})
+# the try-it page holds no data: a browser gets it without a key, then asks for one for the API calls
+PUBLIC_PAGES = frozenset({"/", "/ui"})
+ENDPOINTS = frozenset({"/", "/ui", "/v1/embeddings", "/embeddings", "/embed", "/similarity", "/search", "/v1/models",
+                       "/health", "/info", "/metrics", "/docs", "/openapi.json"})
+# the same endpoints for one model: /models/NAME/embed ...
+MODEL_ENDPOINTS = frozenset({"", "/embed", "/similarity", "/search", "/v1/embeddings", "/embeddings"})
+MODEL_HEADER = "X-Model"
 # A body over the limit is read and dropped up to this many bytes, so the client gets its 413 instead
 # of a reset connection; past it the connection is closed.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
@@ -90,40 +102,55 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return Response(_dumps(obj), status_code=status, media_type="application/json", headers=headers)
 
 
-class ServerState:
-    """Everything the handlers share: settings, the model once loaded, the batcher, metrics."""
+def _rss_bytes() -> int | None:
+    """This process's resident memory (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
-    def __init__(self, settings: ServeSettings, name: str | None) -> None:
-        self.settings = settings
+
+class ModelSlot:
+    """One served model: the model once loaded, its own batcher and limits, its metrics, its corpus vectors."""
+
+    def __init__(self, state: ServerState, name: str) -> None:
+        self.state = state
         self.name = name
         self.served: ServedModel | None = None
         self.batcher: DynamicBatcher | None = None
-        self.metrics = ServerMetrics(name or "unknown")
-        self.load_error: str | None = None
-        self.closing = False
-        self.created = int(time.time())
-        self.on_load_failure: Callable[[str], None] | None = None
-        self.fatal: str | None = None  # set by server.py when a failed load stops the server
+        self.metrics = state.metrics.per_model[name]
+        self.corpus_vecs: np.ndarray | None = None
+        self.encode_batch_size: int | None = None
 
-    # ---- readiness -------------------------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        return self.served is not None and self.batcher is not None and not self.closing
+        return self.served is not None and self.batcher is not None and not self.state.closing
 
     def require_ready(self) -> ServedModel:
-        if self.closing:
+        state = self.state
+        if state.closing:
             raise error("shutting_down", "the server is shutting down; retry on another replica")
-        if self.load_error is not None:
-            raise error("not_ready", f"the model failed to load: {self.load_error}")
-        if not self.ready:
-            raise error("not_ready", "the model is still loading; retry when GET /health answers 200",
+        if state.load_error is not None:
+            raise error("not_ready", f"the model failed to load: {state.load_error}")
+        if not state.ready:  # no model answers before every model is loaded: never a half-started server
+            loading = [n for n, s in state.slots.items() if not s.ready]
+            what = "the model is" if len(state.slots) == 1 else f"models {', '.join(loading)} are"
+            raise error("not_ready", f"{what} still loading; retry when GET /health answers 200",
                         headers={"Retry-After": "2"})
         return self.served
 
+    def embed_corpus(self, served: ServedModel) -> None:
+        """Embed the server's corpus with this model (at start, before the model is ready)."""
+        texts = self.state.corpus
+        if texts:
+            vecs = served.encoder.encode(texts, batch_size=32, normalize=False)
+            self.corpus_vecs = l2_normalize(np.ascontiguousarray(vecs, dtype=np.float32))
+
     def start_serving(self, served: ServedModel) -> None:
-        s = self.settings
+        s = self.state.settings
+        served.name = self.name
         self.served = served
-        self.name = self.name or served.name
         batch_size = s.encode_batch_size or (4 if served.device == "cpu" else 64)
         self.encode_batch_size = batch_size
         # one encoder handle per worker thread: tokenizers are not safe to share between threads
@@ -181,6 +208,65 @@ class ServerState:
         self.metrics.tokens.inc(tokens)
         self.metrics.inputs.inc(len(texts))
         return vecs, tokens
+
+    def describe(self) -> dict[str, Any]:
+        """This model in ``GET /info``."""
+        s = self.state.settings
+        served = self.served
+        out: dict[str, Any] = {"model": self.name, "ready": self.ready, "limits": s.limits(),
+                               "batching": {"encode_batch_size": self.encode_batch_size,
+                                            "batch_wait_ms": s.batch_wait_ms}}
+        if served is not None:
+            out["limits"]["max_input_tokens"] = served.max_input_tokens
+            out.update(backend=served.backend, device=served.device, provider=served.provider,
+                       embedding_dim=served.dim, pooling=getattr(served.encoder, "pooling", None),
+                       dimensions=list(served.matryoshka_dims) if served.matryoshka_dims else None,
+                       **served.info)
+        if self.corpus_vecs is not None:
+            out["corpus"] = {"sentences": len(self.corpus_vecs), "bytes": int(self.corpus_vecs.nbytes)}
+        return out
+
+
+class ServerState:
+    """Everything the handlers share: settings, the served models (first = default), metrics, corpus."""
+
+    def __init__(self, settings: ServeSettings, names: list[str], corpus: list[str] | None = None) -> None:
+        self.settings = settings
+        self.metrics = ServerMetrics(names)
+        self.slots: dict[str, ModelSlot] = {}
+        self.corpus = corpus
+        self.load_error: str | None = None
+        self.closing = False
+        self.created = int(time.time())
+        self.on_load_failure: Callable[[str], None] | None = None
+        self.fatal: str | None = None  # set when a failed load stops the server: "could not serve 'X': why"
+        for n in names:
+            self.slots[n] = ModelSlot(self, n)
+
+    @property
+    def name(self) -> str | None:
+        """The first served model: requests that name none go to it."""
+        return next(iter(self.slots), None)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.slots) and all(slot.ready for slot in self.slots.values())
+
+    def slot(self, requested: str | None) -> ModelSlot:
+        """The slot for a model name (None: the first), or a 404 listing what is served."""
+        if requested is None:
+            if not self.slots:
+                raise error("not_ready", "no model is served")
+            return self.slots[self.name]
+        found = self.slots.get(requested)
+        if found is None:
+            raise error("unknown_model", f"model '{requested}' is not served here; served: {list(self.slots)} "
+                        "(GET /v1/models); omit 'model' to use the first")
+        return found
+
+    def require_all_ready(self) -> None:
+        for slot in self.slots.values():
+            slot.require_ready()
 
 
 async def _in_daemon_thread(fn, *args):
@@ -282,8 +368,21 @@ async def _serialize(fn, *args) -> bytes:
     return fn(*args)
 
 
+def _endpoint_label(path: str) -> str:
+    """The metrics label of a path: a known endpoint, ``/models/{name}/...`` for per-model routes, else other."""
+    if path in ENDPOINTS:
+        return path
+    if path.startswith("/models/"):
+        _, _, tail = path[len("/models/"):].partition("/")
+        tail = "/" + tail if tail else ""
+        if tail in MODEL_ENDPOINTS:
+            return "/models/{name}" + tail
+    return "other"
+
+
 class GuardMiddleware:
-    """API key check (``/health`` and ``/metrics`` stay public) and per-request metrics (pure ASGI)."""
+    """API key check (``/health``, ``/metrics`` and the page stay public) and per-request metrics, labelled
+    with the model named in the answer's ``X-Model`` header (pure ASGI)."""
 
     def __init__(self, app, state: ServerState) -> None:
         self.app = app
@@ -298,25 +397,33 @@ class GuardMiddleware:
                 return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key)
         return False
 
+    def _public(self, scope) -> bool:
+        path = scope["path"]
+        return path in PUBLIC_PATHS or (path in PUBLIC_PAGES and scope.get("method") in ("GET", "HEAD"))
+
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        endpoint = path if path in ENDPOINTS else "other"
+        endpoint = _endpoint_label(path)
         status = 500
+        model = ""
         started = False
         start = time.perf_counter()
 
         async def send_status(message) -> None:
-            nonlocal status, started
+            nonlocal status, started, model
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+                for name, value in message.get("headers", ()):
+                    if name == b"x-model":
+                        model = value.decode("latin-1")
             await send(message)
 
         try:
-            if self.key is not None and path not in PUBLIC_PATHS and not self._authorized(scope):
+            if self.key is not None and not self._public(scope) and not self._authorized(scope):
                 resp = error_response(self.state, error(
                     "unauthorized", "missing or invalid API key: send 'Authorization: Bearer KEY'",
                     headers={"WWW-Authenticate": "Bearer"}))
@@ -330,8 +437,8 @@ class GuardMiddleware:
                 await resp(scope, receive, send_status)
         finally:
             m = self.state.metrics
-            m.requests.labels(endpoint=endpoint, status=str(status)).inc()
-            m.latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+            m.requests.labels(endpoint=endpoint, status=str(status), model=model).inc()
+            m.latency.labels(endpoint=endpoint, model=model).observe(time.perf_counter() - start)
 
 
 def error_response(state: ServerState, err: ApiError) -> Response:
@@ -339,9 +446,31 @@ def error_response(state: ServerState, err: ApiError) -> Response:
     return json_response({"error": err.message, "error_type": err.error_type}, err.status, err.headers)
 
 
+def _names_and_encoders(settings: ServeSettings, encoder) -> tuple[list[str], dict[str, ServedModel]]:
+    """Served names in order, and the injected encoders (if any) by name."""
+    if encoder is None:
+        names = settings.model_names
+        if not names:
+            raise MlctlError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
+        return names, {}
+    if isinstance(encoder, dict):
+        given = {n: wrap_encoder(e, n, settings.max_input_tokens) for n, e in encoder.items()}
+    elif isinstance(encoder, list | tuple):
+        given = {}
+        for e in encoder:
+            w = wrap_encoder(e, None, settings.max_input_tokens)
+            given[w.name] = w
+        if len(given) != len(encoder):
+            raise MlctlError("two injected encoders have the same name; pass a dict {name: encoder}")
+    else:
+        name = settings.model or encoder.name
+        given = {name: wrap_encoder(encoder, name, settings.max_input_tokens)}
+    return list(given), given
+
+
 def create_app(
     settings: ServeSettings | None = None,
-    encoder: Encoder | ServedModel | None = None,
+    encoder: Encoder | ServedModel | list | dict | None = None,
     *,
     loader: Callable[[ServeSettings], ServedModel] | None = None,
 ) -> FastAPI:
@@ -349,48 +478,65 @@ def create_app(
 
     Args:
         settings: limits and options (default: from ``MLCTL_SERVE_*``).
-        encoder: serve this encoder (any ``Encoder``) and be ready at once; else the model named in
-            ``settings.model`` is loaded in a thread at startup while ``/health`` answers 503.
-        loader: what loads the model when no encoder is given (default: ``load_served_model``).
+        encoder: serve this encoder (any ``Encoder``), a list of them (served under their names) or a dict
+            ``{name: encoder}``, and be ready at once; else every model named in ``settings`` (``model``,
+            then ``more_models``) is loaded, one after another, in a thread at startup while ``/health``
+            answers 503.
+        loader: what loads one model when no encoder is given: ``loader(settings.for_model(name))``
+            (default: ``load_served_model``).
     """
     settings = settings or ServeSettings()
-    name = settings.model or (encoder.name if encoder is not None else None)
-    state = ServerState(settings, name)
-    # an injected encoder is checked now (e.g. it must have a tokenizer), not when the server starts
-    given = wrap_encoder(encoder, name, settings.max_input_tokens) if encoder is not None else None
+    names, given = _names_and_encoders(settings, encoder)
+    corpus = read_corpus(settings.corpus, settings.max_corpus_lines) if settings.corpus else None
+    state = ServerState(settings, names, corpus)
+    load = loader or load_served_model
+
+    def _load_one(name: str) -> tuple[ServedModel, int | None]:
+        before = _rss_bytes()
+        served = load(settings.for_model(name))
+        after = _rss_bytes()
+        delta = after - before if before is not None and after is not None else None
+        return served, delta
 
     async def _load_in_background() -> None:
-        load = loader
-        if load is None:
-            load = load_served_model
-        try:
-            served = await _in_daemon_thread(load, settings)
-        except Exception as e:  # noqa: BLE001  report, stay up answering 503 (or let the server stop)
-            msg = str(e) if isinstance(e, MlctlError) else f"{type(e).__name__}: {e}"
-            state.load_error = msg
-            log.error("model failed to load: %s", msg)
-            if state.on_load_failure is not None:
-                state.on_load_failure(msg)
-            return
-        state.start_serving(served)
-        log.info("ready: serving '%s' (%s, %s)", served.name, served.backend, served.provider)
+        for slot in state.slots.values():
+            try:
+                served, rss_delta = await _in_daemon_thread(_load_one, slot.name)
+                await _in_daemon_thread(slot.embed_corpus, served)
+            except Exception as e:  # noqa: BLE001  report, stay up answering 503 (or let the server stop)
+                msg = str(e) if isinstance(e, MlctlError) else f"{type(e).__name__}: {e}"
+                msg = " ".join(msg.split())  # one line
+                state.load_error = f"'{slot.name}': {msg}" if len(state.slots) > 1 else msg
+                state.fatal = f"could not serve '{slot.name}': {msg}"
+                log.error("model '%s' failed to load: %s", slot.name, msg)
+                if state.on_load_failure is not None:
+                    state.on_load_failure(state.fatal)
+                return
+            served.info["memory"] = _memory(served, rss_delta)
+            slot.start_serving(served)
+            log.info("ready: serving '%s' (%s, %s)", slot.name, served.backend, served.provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loading = None
-        if given is not None:
-            state.start_serving(given)
+        if given:
+            for name, served in given.items():
+                if state.corpus:
+                    await asyncio.to_thread(state.slots[name].embed_corpus, served)
+                state.slots[name].start_serving(served)
         else:
             loading = asyncio.create_task(_load_in_background())
         try:
             yield
         finally:
             state.closing = True
-            state.metrics.ready.set(0)
+            for slot in state.slots.values():
+                slot.metrics.ready.set(0)
             if loading is not None and not loading.done():
                 loading.cancel()
-            if state.batcher is not None:
-                await state.batcher.close()
+            for slot in state.slots.values():
+                if slot.batcher is not None:
+                    await slot.batcher.close()
 
     app = FastAPI(title="mlctl-zoo embedding server", version=__version__, lifespan=lifespan,
                   description="Cross-lingual sentence embeddings (OpenAI and text-embeddings-inference APIs).")
@@ -420,11 +566,8 @@ def create_app(
 
     # other exceptions reach GuardMiddleware, which answers 500 without dropping the connection
 
-    # ---- embeddings ------------------------------------------------------------------------------
-    def _check_model(requested: str | None) -> None:
-        if requested is not None and requested != state.name:
-            raise error("unknown_model", f"model '{requested}' is not served here; served: "
-                        f"{[state.name]} (GET /v1/models); omit 'model' to use it")
+    def _answer(body: bytes, slot: ModelSlot) -> Response:
+        return Response(body, media_type="application/json", headers={MODEL_HEADER: slot.name})
 
     def _dimensions(served: ServedModel, dims: int | None) -> int | None:
         if dims is None:
@@ -437,87 +580,165 @@ def create_app(
             raise error("invalid_dimensions", f"'dimensions' must be between 1 and {served.dim} (got {dims})")
         return dims
 
-    async def openai_embeddings(request: Request):
+    def _slot_for(in_body: str | None, in_route: str | None) -> ModelSlot:
+        """The model named in the body (``model``) or the route (``/models/NAME/...``), the first if neither."""
+        if in_route is not None and in_body is not None and in_body != in_route:
+            raise error("validation_error", f"'model' is '{in_body}' but the route is /models/{in_route}; "
+                        "send one or the other")
+        return state.slot(in_body if in_route is None else in_route)
+
+    # ---- embeddings ------------------------------------------------------------------------------
+    async def _openai(request: Request, name: str | None):
         req = parse_body(EmbeddingsRequest, await read_body(request, settings.max_payload_bytes))
-        _check_model(req.model)
+        slot = _slot_for(req.model, name)
         texts = _texts(req.input, "input", settings.max_client_batch_size)
-        served = state.require_ready()
+        served = slot.require_ready()
         dims = _dimensions(served, req.dimensions)
-        vecs, tokens = await state.encode(texts, truncate=settings.auto_truncate, field="input")
+        vecs, tokens = await slot.encode(texts, truncate=settings.auto_truncate, field="input")
         if dims is not None:
             vecs = vecs[:, :dims]
         vecs = l2_normalize(vecs)
-        body = await _serialize(_openai_body, vecs, req.encoding_format, served.name, tokens)
-        return Response(body, media_type="application/json")
+        body = await _serialize(_openai_body, vecs, req.encoding_format, slot.name, tokens)
+        return _answer(body, slot)
 
-    doc = _request_doc(EmbeddingsRequest)
-    app.post("/v1/embeddings", summary="OpenAI-compatible embeddings", openapi_extra=doc)(openai_embeddings)
-    app.post("/embeddings", include_in_schema=False, openapi_extra=doc)(openai_embeddings)
-
-    @app.post("/embed", summary="Embeddings (text-embeddings-inference)", openapi_extra=_request_doc(EmbedRequest))
-    async def embed(request: Request):
-        req = parse_body(EmbedRequest, await read_body(request, settings.max_payload_bytes))
-        texts = _texts(req.inputs, "inputs", settings.max_client_batch_size)
-        truncate = settings.auto_truncate if req.truncate is None else req.truncate
-        vecs, _ = await state.encode(texts, truncate=truncate, field="inputs")
-        if req.normalize:
+    async def _embed(slot: ModelSlot, inputs, normalize: bool, truncate: bool | None) -> Response:
+        texts = _texts(inputs, "inputs", settings.max_client_batch_size)
+        truncate = settings.auto_truncate if truncate is None else truncate
+        vecs, _ = await slot.encode(texts, truncate=truncate, field="inputs")
+        if normalize:
             vecs = l2_normalize(vecs)
-        body = await _serialize(lambda v: _dumps(_finite(v)), vecs)
-        return Response(body, media_type="application/json")
+        return _answer(await _serialize(lambda v: _dumps(_finite(v)), vecs), slot)
 
-    @app.post("/similarity", summary="Cosine similarity of a source sentence to candidates",
-              openapi_extra=_request_doc(SimilarityRequest))
-    async def similarity(request: Request):
-        req = parse_body(SimilarityRequest, await read_body(request, settings.max_payload_bytes))
-        source = _texts(req.inputs.source_sentence, "inputs.source_sentence", 1)
-        if not req.inputs.sentences:
+    async def _similarity(slot: ModelSlot, inputs: SimilarityInputs, truncate: bool | None) -> Response:
+        source = _texts(inputs.source_sentence, "inputs.source_sentence", 1)
+        if not inputs.sentences:
             raise error("empty_input", "'inputs.sentences' is an empty list; send at least one candidate")
-        candidates = _texts(req.inputs.sentences, "inputs.sentences", settings.max_client_batch_size - 1)
-        truncate = settings.auto_truncate if req.truncate is None else req.truncate
-        vecs, _ = await state.encode(source + candidates, truncate=truncate, field="inputs")
+        candidates = _texts(inputs.sentences, "inputs.sentences", settings.max_client_batch_size - 1)
+        truncate = settings.auto_truncate if truncate is None else truncate
+        vecs, _ = await slot.encode(source + candidates, truncate=truncate, field="inputs")
         vecs = l2_normalize(vecs)
         scores = vecs[1:] @ vecs[0]
-        return json_response([float(s) for s in scores])
+        return _answer(_dumps([float(x) for x in scores]), slot)
+
+    async def _root(request: Request, name: str | None):
+        req = parse_body(RootRequest, await read_body(request, settings.max_payload_bytes))
+        if req.parameters:
+            raise error("validation_error", f"'parameters' is not supported (got {sorted(req.parameters)}); "
+                        "omit it")
+        slot = state.slot(name)
+        if isinstance(req.inputs, SimilarityInputs):
+            return await _similarity(slot, req.inputs, req.truncate)
+        return await _embed(slot, req.inputs, req.normalize, req.truncate)
+
+    async def _search(request: Request, name: str | None):
+        req = parse_body(SearchRequest, await read_body(request, settings.max_payload_bytes))
+        slot = _slot_for(req.model, name)
+        query = _texts(req.query, "query", 1)
+        if state.corpus is None:
+            raise error("no_corpus", "this server has no corpus to search: start it with --corpus FILE "
+                        "(one sentence per line)")
+        vecs, _ = await slot.encode(query, truncate=True, field="query")
+        hits = top_k(slot.corpus_vecs, l2_normalize(vecs)[0], req.top_k)
+        results = [{"index": i, "text": state.corpus[i], "score": score} for i, score in hits]
+        return _answer(_dumps({"model": slot.name, "query": req.query, "results": results}), slot)
+
+    async def _embed_route(request: Request, name: str | None):
+        req = parse_body(EmbedRequest, await read_body(request, settings.max_payload_bytes))
+        return await _embed(state.slot(name), req.inputs, req.normalize, req.truncate)
+
+    async def _similarity_route(request: Request, name: str | None):
+        req = parse_body(SimilarityRequest, await read_body(request, settings.max_payload_bytes))
+        return await _similarity(state.slot(name), req.inputs, req.truncate)
+
+    def _routes(path: str, summary: str, handler, body, *, alias: str | None = None) -> None:
+        """``POST path`` (the first model) and ``POST /models/{name}path`` (model NAME) for ``handler``."""
+        doc = _request_doc(body)
+
+        async def first(request: Request):
+            return await handler(request, None)
+
+        async def named(request: Request, name: str):
+            state.slot(name)  # an unknown name is a 404 before the body is read
+            return await handler(request, name)
+
+        app.post(path or "/", summary=summary, openapi_extra=doc)(first)
+        app.post("/models/{name}" + path, summary=f"{summary}, from model NAME", openapi_extra=doc)(named)
+        if alias:
+            app.post(alias, include_in_schema=False, openapi_extra=doc)(first)
+            app.post("/models/{name}" + alias, include_in_schema=False, openapi_extra=doc)(named)
+
+    _routes("/v1/embeddings", "OpenAI-compatible embeddings", _openai, EmbeddingsRequest, alias="/embeddings")
+    _routes("/embed", "Embeddings (text-embeddings-inference)", _embed_route, EmbedRequest)
+    _routes("/similarity", "Cosine similarity of a source sentence to candidates", _similarity_route,
+            SimilarityRequest)
+    _routes("", "text-embeddings-inference root: embed a string or list, or score {source_sentence, sentences} "
+            "(huggingface_hub's InferenceClient)", _root, RootRequest)
+    _routes("/search", "Nearest --corpus sentences to a query", _search, SearchRequest)
+
+    # ---- the page --------------------------------------------------------------------------------
+    if settings.ui:
+        page = ui_page()
+
+        @app.get("/", include_in_schema=False)
+        @app.get("/ui", summary="A page to try the models (similarity heatmap, corpus search)")
+        async def ui():
+            return Response(page, media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     # ---- about -----------------------------------------------------------------------------------
-    @app.get("/v1/models", summary="The served model (OpenAI list)")
+    @app.get("/v1/models", summary="The served models (OpenAI list) with their lineage")
     async def models():
-        data = [{"id": state.name, "object": "model", "created": state.created, "owned_by": "mlctl-zoo"}]
-        return json_response({"object": "list", "data": data if state.name else []})
+        data = []
+        for slot in state.slots.values():
+            item = {"id": slot.name, "object": "model", "created": state.created, "owned_by": "mlctl-zoo",
+                    "ready": slot.ready}
+            if slot.served is not None:
+                item["lineage"] = slot.served.info.get("lineage")
+                item["embedding_dim"] = slot.served.dim
+            data.append(item)
+        return json_response({"object": "list", "data": data})
 
-    @app.get("/health", summary="200 when ready, 503 while loading or shutting down")
+    @app.get("/health", summary="200 when every model is ready, 503 while loading or shutting down")
     async def health():
         if state.ready:
-            return json_response({"status": "ok", "model": state.name})
+            out: dict[str, Any] = {"status": "ok", "model": state.name}
+            if len(state.slots) > 1:
+                out["models"] = list(state.slots)
+            return json_response(out)
         try:
-            state.require_ready()
+            state.require_all_ready()
         except ApiError as e:
             return error_response(state, e)
         return error_response(state, error("not_ready", "not ready"))
 
-    @app.get("/info", summary="Model, zoo entry, provider and limits")
+    @app.get("/info", summary="Models, zoo entries, providers, memory and limits")
     async def info():
-        served = state.served
-        out: dict[str, Any] = {"model": state.name, "version": __version__, "ready": state.ready,
-                               "limits": settings.limits(), "workers": settings.workers,
-                               "batching": {"encode_batch_size": getattr(state, "encode_batch_size", None),
-                                            "batch_wait_ms": settings.batch_wait_ms}}
-        if served is not None:
-            out["limits"]["max_input_tokens"] = served.max_input_tokens
-            out.update(backend=served.backend, device=served.device, provider=served.provider,
-                       embedding_dim=served.dim, pooling=getattr(served.encoder, "pooling", None),
-                       dimensions=list(served.matryoshka_dims) if served.matryoshka_dims else None,
-                       **served.info)
+        first = state.slots[state.name].describe()
+        out: dict[str, Any] = {**first, "version": __version__, "ready": state.ready,
+                               "workers": settings.workers}
+        out["models"] = [slot.describe() for slot in state.slots.values()]
+        if state.corpus is not None:
+            out["corpus_sentences"] = len(state.corpus)
         if state.load_error:
             out["load_error"] = state.load_error
         out["api_key_required"] = settings.api_key is not None
+        out["ui"] = settings.ui
         return json_response(out)
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics():
-        if state.batcher is not None:
-            state.metrics.queue_depth.set(state.batcher.queued_inputs)
+        for slot in state.slots.values():
+            if slot.batcher is not None:
+                slot.metrics.queue_depth.set(slot.batcher.queued_inputs)
         body, content_type = state.metrics.render()
         return Response(body, media_type=content_type)
 
     return app
+
+
+def _memory(served: ServedModel, rss_delta: int | None) -> dict[str, Any]:
+    """What one model costs in memory, as ``/info`` reports it (how each figure is measured: docs/serving.md)."""
+    return {"onnx_file_bytes": onnx_file_bytes(getattr(served.encoder, "model_path", None)),
+            "rss_delta_bytes": rss_delta,
+            "measured": "resident memory after the model loaded and ran its warm-up batch minus before "
+                        "(models load one after another)"}

@@ -149,6 +149,44 @@ def _entry_info(resolved: ResolvedModel) -> dict:
     return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 
+def _source_label(source) -> str | None:
+    if source is None:
+        return None
+    return source.hf_id or source.package or source.path
+
+
+def lineage(resolved: ResolvedModel, export_record: dict | None) -> dict:
+    """Where the served model comes from, in a few fields (``GET /v1/models``): its base, the recipe that
+    trained it, its languages, and the export's precision and parity figures."""
+    entry = resolved.entry
+    if entry is None:
+        return {}
+    out: dict[str, Any] = {"kind": entry.kind, "languages": list(entry.languages)}
+    if entry.kind == "trained":
+        out["base"] = entry.base_name or _source_label(entry.base_model)
+        out["recipe"] = entry.recipe.path
+    else:
+        out["base"] = _source_label(entry.source)
+        out["recipe"] = None
+    if export_record is not None:
+        out["export"] = {"variant": Path(export_record["path"]).parent.name,
+                         "precision": export_record.get("precision"),
+                         "optimization": export_record.get("optimization")}
+        parity = export_record.get("parity") or {}
+        out["parity"] = {k: v for k, v in parity.items() if isinstance(v, bool | int | float | str)} or None
+    return out
+
+
+def onnx_file_bytes(path: Path | None) -> int | None:
+    """Size on disk of an ONNX graph and its external-data files (``*.onnx_data``, ``*.data``) beside it."""
+    if path is None or not Path(path).is_file():
+        return None
+    path = Path(path)
+    extra = [p for p in path.parent.iterdir() if p != path and p.is_file()
+             and p.name.startswith(path.stem) and p.suffix in (".onnx_data", ".data")]
+    return path.stat().st_size + sum(p.stat().st_size for p in extra)
+
+
 def matryoshka_dims(resolved: ResolvedModel) -> tuple[int, ...] | None:
     training = getattr(resolved.entry, "training", None) or {}
     dims = training.get("matryoshka_dims") if isinstance(training, dict) else None
@@ -239,7 +277,7 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
         encoder = TorchEncoder.from_resolved(resolved, device=device, max_length=limit)
         provider = f"torch:{device}"
     encoder.encode(["warm-up"], batch_size=1, normalize=False)  # first-call allocations before "ready"
-    info = {"zoo": _entry_info(resolved)}
+    info = {"zoo": _entry_info(resolved), "lineage": lineage(resolved, export_record)}
     if export_record is not None:
         info["export"] = export_record
     return ServedModel(encoder=encoder, name=name, max_input_tokens=min(limit, int(encoder.max_length)),

@@ -58,6 +58,31 @@ class SimilarityRequest(_Request):
     truncate: bool | None = None
 
 
+class SearchRequest(_Request):
+    """``POST /search``: the corpus sentences (``serve --corpus``) nearest to a query, any language."""
+
+    query: str = Field(description="the sentence to look up")
+    top_k: int = Field(default=5, ge=1, le=100, description="how many corpus sentences to return")
+    model: str | None = Field(default=None, description="a served model's name, or omitted for the first")
+
+
+class RootRequest(_Request):
+    """``POST /`` (text-embeddings-inference's root route, what huggingface_hub's InferenceClient sends to a
+    ``base_url``): ``inputs`` as a string or list embeds (as ``/embed``); as ``{"source_sentence",
+    "sentences"}`` scores (as ``/similarity``)."""
+
+    text_fields: ClassVar[tuple[str, ...]] = ("inputs",)
+
+    inputs: TextOrTexts | SimilarityInputs
+    normalize: bool = True
+    truncate: bool | None = None
+    truncation_direction: Literal["Right", "right"] | None = Field(
+        default=None, description="only Right (the end of an input is cut) is supported"
+    )
+    prompt_name: None = Field(default=None, description="prompts are not supported; omit it")
+    parameters: dict | None = Field(default=None, description="accepted when empty (sentence-similarity sends {})")
+
+
 class ApiError(Exception):
     """Any failure a handler reports: rendered as ``{"error": message, "error_type": type}``."""
 
@@ -79,6 +104,7 @@ ERROR_STATUS = {
     "unauthorized": 401,
     "not_found": 404,
     "unknown_model": 404,
+    "no_corpus": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "too_many_inputs": 413,

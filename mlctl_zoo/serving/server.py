@@ -18,8 +18,8 @@ from mlctl_zoo.serving.settings import ServeSettings
 
 
 def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Callable | None = None):
-    """(uvicorn.Server, app) for ``settings``; the model loads in the background unless ``encoder`` is given
-    (with ``loader(settings)``, default ``load_served_model``)."""
+    """(uvicorn.Server, app) for ``settings``; the models load in the background unless ``encoder`` is given
+    (each with ``loader(settings.for_model(name))``, default ``load_served_model``)."""
     app = create_app(settings, encoder, loader=loader or (lambda s: load_served_model(s, zoo)))
     config = uvicorn.Config(
         app,
@@ -34,7 +34,6 @@ def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Cal
     state = app.state.server
 
     def _stop_on_failure(msg: str) -> None:
-        state.fatal = msg
         server.should_exit = True
 
     state.on_load_failure = _stop_on_failure
@@ -42,9 +41,9 @@ def build_server(settings: ServeSettings, encoder=None, *, zoo=None, loader: Cal
 
 
 def serve(settings: ServeSettings, encoder=None, *, zoo=None, loader: Callable | None = None) -> None:
-    """Serve until SIGTERM/SIGINT; a model that fails to load stops the server with a ModelError."""
+    """Serve until SIGTERM/SIGINT; a model that fails to load stops the server with a ModelError naming it."""
     server, app = build_server(settings, encoder, zoo=zoo, loader=loader)
     server.run()
     fatal = getattr(app.state.server, "fatal", None)
     if fatal:
-        raise ModelError(f"could not serve '{settings.model}': {fatal}")
+        raise ModelError(fatal)

@@ -21,7 +21,10 @@ class ServeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
 
-    model: str | None = Field(default=None, description="zoo name of the served model")
+    model: str | None = Field(default=None, description="zoo name of the served model (the first, when several)")
+    more_models: list[str] = Field(
+        default_factory=list, description="zoo names of further models served beside the first (JSON list)"
+    )
     host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 exposes the server to the network")
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port (0 picks a free one)")
     api_key: SecretStr | None = Field(
@@ -56,6 +59,13 @@ class ServeSettings(BaseSettings):
         default=False, description="truncate over-long inputs instead of answering 413 (per request: `truncate`)"
     )
 
+    # ---- the page and its corpus ---------------------------------------------------------------
+    ui: bool = Field(default=True, description="serve the try-it page at GET / and GET /ui")
+    corpus: str | None = Field(
+        default=None, description="text file, one sentence per line, embedded at start for POST /search"
+    )
+    max_corpus_lines: int = Field(default=20_000, gt=0, description="sentences --corpus may hold; more is an error")
+
     # ---- execution -------------------------------------------------------------------------------
     workers: int = Field(default=1, ge=1, le=64, description="inference threads running batches in parallel")
     encode_batch_size: int | None = Field(
@@ -77,9 +87,22 @@ class ServeSettings(BaseSettings):
                 f"max_batch_tokens ({self.max_batch_tokens}) must be >= max_input_tokens ({self.max_input_tokens}), "
                 "or a single long input could never run"
             )
+        names = self.model_names
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"a model is named twice: {', '.join(dup)}; name each model once")
         if self.max_concurrent_requests < 1:
             raise ValueError("max_concurrent_requests must be >= 1")
         return self
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every served zoo name, the first (the default for requests that name none) first."""
+        return [n for n in [self.model, *self.more_models] if n]
+
+    def for_model(self, name: str) -> ServeSettings:
+        """These settings for loading one of the served models."""
+        return self.model_copy(update={"model": name, "more_models": []})
 
     def limits(self) -> dict:
         """The limits a client can hit (shown by ``GET /info``)."""

@@ -82,10 +82,10 @@ def test_metrics_count_requests_errors_batches_tokens(client):
     client.post("/v1/embeddings", json={"input": ["a b", "c"]})
     client.post("/v1/embeddings", json={"input": []})
     text = client.get("/metrics").text
-    assert 'mlctl_serve_requests_total{endpoint="/v1/embeddings",status="200"} 1.0' in text
+    assert 'mlctl_serve_requests_total{endpoint="/v1/embeddings",model="tiny",status="200"} 1.0' in text
     assert 'mlctl_serve_errors_total{error_type="empty_input"} 1.0' in text
-    assert "mlctl_serve_batch_size_count 1.0" in text
-    assert "mlctl_serve_tokens_total 7.0" in text  # (2+2) + (1+2)
+    assert 'mlctl_serve_batch_size_count{model="tiny"} 1.0' in text
+    assert 'mlctl_serve_tokens_total{model="tiny"} 7.0' in text  # (2+2) + (1+2)
     assert "mlctl_serve_request_duration_seconds_bucket" in text
     assert "mlctl_serve_queue_depth" in text
 

@@ -48,7 +48,7 @@ def test_concurrent_clients_get_their_own_vectors():
     assert n_requests == 24 * 6
     assert len(enc.batches) < n_requests  # requests were merged into shared batches
     assert max(enc.batches) > 1 and max(enc.batches) <= 16
-    assert 'mlctl_serve_requests_total{endpoint="/v1/embeddings",status="200"} 144.0' in metrics
+    assert 'mlctl_serve_requests_total{endpoint="/v1/embeddings",model="tiny",status="200"} 144.0' in metrics
 
 
 @pytest.mark.parametrize("workers", [1, 2])

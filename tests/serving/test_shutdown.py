@@ -48,7 +48,7 @@ def test_sigterm_lets_in_flight_requests_finish():
         t = threading.Thread(target=slow_request)
         t.start()
         deadline = time.monotonic() + 10
-        while "mlctl_serve_requests_in_flight 1.0" not in httpx.get(url + "/metrics").text:
+        while 'mlctl_serve_requests_in_flight{model="fake"} 1.0' not in httpx.get(url + "/metrics").text:
             assert time.monotonic() < deadline, "the request never became in-flight"
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)

@@ -17,6 +17,7 @@ from mlctl_zoo.benchmarks.results import read_result, result_path, summary, writ
 from mlctl_zoo.benchmarks.suites import load_suite
 from mlctl_zoo.benchmarks.tasks import get_task
 from mlctl_zoo.errors import ConfigError, DataError
+from mlctl_zoo.models.choices import BACKENDS
 from mlctl_zoo.models.loading import ensure_available, refuse_remote_code
 from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.utils.files import hash_tree, sha256_file
@@ -117,8 +118,8 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     $MLCTL_DATA_DIR, then the hub (``data_revision`` pins hub data sets, see ``parse_data_revisions``). The model
     is resolved and its config read before any data is loaded, so a missing model fails first.
     """
-    if backend not in ("torch", "onnx"):
-        raise ConfigError(f"unknown backend {backend!r} (known: torch, onnx)")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     if batch_size < 1:
         raise ConfigError("--batch-size must be >= 1")
     if limit is not None and limit < 1:

@@ -1,4 +1,4 @@
-"""``mlctl-zoo bench MODEL``: zero-shot XTREME benchmarks; ``--list`` shows tasks and suites."""
+"""``mlctl-zoo bench MODEL``: zero-shot XTREME benchmarks; ``--list`` (or ``bench list``) shows tasks and suites."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import DataDirOpt, JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
+from mlctl_zoo.cli.common import (
+    Backend,
+    DataDirOpt,
+    JsonOpt,
+    RegistryOpt,
+    RunDevice,
+    console,
+    get_zoo,
+    print_json,
+    print_table,
+)
 
 
 def bench(
@@ -17,8 +27,8 @@ def bench(
     langs: Annotated[str | None, typer.Option("--langs", help="languages, ISO 639-1 or 639-3: de,fr or deu,fra")] = None,
     src: Annotated[Path | None, typer.Option("--src", help="bitext: source file (line-aligned with --tgt)")] = None,
     tgt: Annotated[Path | None, typer.Option("--tgt", help="bitext: target file")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="torch | onnx (retrieval tasks)")] = "torch",
-    device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
+    backend: Annotated[Backend, typer.Option("--backend", help="who runs the model: PyTorch, or its recorded ONNX export")] = Backend.torch,
+    device: Annotated[RunDevice, typer.Option("--device", help="where the model runs")] = RunDevice.cpu,
     batch_size: Annotated[int, typer.Option("--batch-size", help="evaluation batch size")] = 32,
     data_dir: DataDirOpt = None,
     data_revision: Annotated[list[str] | None, typer.Option("--data-revision", help="pin hub data: REV (google/xtreme) or DATASET=REV; recorded in the result")] = None,
@@ -32,8 +42,8 @@ def bench(
     json_: JsonOpt = False,
 ) -> None:
     """Benchmark MODEL by XTREME's zero-shot protocol; scores land in result files and the zoo entry."""
-    if list_:
-        _list(json_)
+    if list_ or (model == "list" and not Path(model).exists() and "list" not in get_zoo(registry)):
+        _list(json_)  # `bench list` is `bench --list` unless something named "list" is in the zoo or on disk
         return
     if not model:
         from mlctl_zoo.errors import ConfigError
@@ -47,7 +57,7 @@ def bench(
     options = {"src": str(src) if src else None, "tgt": str(tgt) if tgt else None}
     result = run_benchmarks(
         model, zoo=get_zoo(registry), suite=suite, tasks=tasks, langs=langs.split(",") if langs else None,
-        backend=backend, device=device, batch_size=batch_size, data_dir=data_dir, limit=limit, seed=seed,
+        backend=backend.value, device=device.value, batch_size=batch_size, data_dir=data_dir, limit=limit, seed=seed,
         force=force, output=output, progress=not json_, options=options, lite=lite, data_revision=data_revision,
     )
     if json_:

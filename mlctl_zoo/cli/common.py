@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from mlctl_zoo.models.choices import BACKENDS, RUN_DEVICES
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -29,6 +32,16 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="MLCTL_DATA_DIR", help="local data folder (XTREME layout); default: the hub"),
 ]
+
+
+def choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """An option's choices as the Enum Typer wants, built from the library's tuple of values (one list:
+    ``--help``, the parser and the library's own check read the same values). Pass ``.value`` on."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+Backend = choice("Backend", BACKENDS)
+RunDevice = choice("RunDevice", RUN_DEVICES)
 
 
 class _ConsoleHandler(logging.Handler):

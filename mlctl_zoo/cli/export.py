@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, get_zoo, print_json, print_table
+from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, choice, get_zoo, print_json, print_table
+from mlctl_zoo.models.choices import EXPORT_DEVICES, OPT_LEVELS, QUANTIZE
 
-
-class Device(str, Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-    tensorrt = "tensorrt"
-
-
-class Level(str, Enum):
-    O1 = "O1"
-    O2 = "O2"
-    O3 = "O3"
-    O4 = "O4"
-
-
-class Quant(str, Enum):
-    int8 = "int8"
+Device = choice("Device", EXPORT_DEVICES)
+Level = choice("Level", OPT_LEVELS)
+Quant = choice("Quant", QUANTIZE)
 
 
 def _size(n: int) -> str:

@@ -24,6 +24,8 @@ from mlctl_zoo.errors import ExportError, MlctlError, ModelError
 from mlctl_zoo.export.graph import OUTPUT_NAME, sentence_embedding_onnx_config
 from mlctl_zoo.export.parity import TOLERANCES, check_parity, parity_figures
 from mlctl_zoo.export.probes import PROBE_SENTENCES
+from mlctl_zoo.models.choices import EXPORT_DEVICES as DEVICES
+from mlctl_zoo.models.choices import OPT_LEVELS, QUANTIZE
 from mlctl_zoo.models.exports import META_FILE
 from mlctl_zoo.models.loading import load_encoder, load_tokenizer
 from mlctl_zoo.models.onnx_encoder import OnnxEncoder
@@ -37,9 +39,6 @@ from mlctl_zoo.utils.limits import first_line
 from mlctl_zoo.utils.provenance import package_versions, utc_now
 from mlctl_zoo.zoo.store import Zoo
 
-OPT_LEVELS = ("O1", "O2", "O3", "O4")
-QUANTIZE = ("int8",)
-DEVICES = ("cpu", "cuda", "tensorrt")
 MODEL_FILE = "model.onnx"
 PARITY_BATCH = 8  # small batches: probes of different lengths share padded batches, as in serving
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.choices import EXPORT_DEVICES
 from mlctl_zoo.utils.limits import first_line
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
-DEVICES = ("cpu", "cuda", "tensorrt")
+DEVICES = EXPORT_DEVICES
 
 
 def physical_cores() -> int:

@@ -168,11 +168,15 @@ class Zoo:
     def __contains__(self, name: str) -> bool:
         return name in self._load_doc()["models"]
 
+    def _require(self, models: CommentedMap, name: str) -> None:
+        """UnknownNameError (with "did you mean") unless ``name`` is in ``models``."""
+        if name not in models:
+            raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+
     def get(self, name: str):
         doc = self._load_doc()
         models = doc["models"]
-        if name not in models:
-            raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+        self._require(models, name)
         return self._validate(name, models[name], models)
 
     # ---- writing -------------------------------------------------------------------------
@@ -226,8 +230,7 @@ class Zoo:
     def remove(self, name: str):
         """Remove an entry and return it (validated) so the caller can delete its files."""
         with self.transaction() as models:
-            if name not in models:
-                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            self._require(models, name)
             entry = self._validate(name, models[name], models)
             del models[name]
         return entry
@@ -235,14 +238,12 @@ class Zoo:
     def update(self, name: str, section: str, value: Any) -> None:
         """Set one top-level field of an entry (e.g. ``results``), keeping the rest of the file as is."""
         with self.transaction() as models:
-            if name not in models:
-                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            self._require(models, name)
             models[name][section] = value
 
     def append_export(self, name: str, record: dict) -> None:
         with self.transaction() as models:
-            if name not in models:
-                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            self._require(models, name)
             exports = models[name].get("exports") or []
             exports = [e for e in exports if e.get("path") != record.get("path")] + [record]
             models[name]["exports"] = exports
@@ -252,8 +253,7 @@ class Zoo:
         ``zoo.results``): the latest result of that protocol replaces the previous one, except that a partial
         result (``complete: false``) never replaces a complete one. Returns whether it was recorded."""
         with self.transaction() as models:
-            if name not in models:
-                raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+            self._require(models, name)
             results = models[name].get("results")
             if results is None:
                 results = CommentedMap()

@@ -27,6 +27,8 @@ def test_list_shows_tasks_and_suites(runner):
     assert {s["name"] for s in data["suites"]} >= {"xtreme", "xtreme-lite", "retrieval"}
     table = runner.invoke(app, ["bench", "--list"])
     assert table.exit_code == 0 and "tatoeba" in table.stdout
+    alias = runner.invoke(app, ["bench", "list", "--json"])  # `bench list` is the same listing
+    assert alias.exit_code == 0 and json.loads(alias.stdout) == data
 
 
 def test_bench_json_then_leaderboard(runner, registry, tiny_models, tiny_data, tmp_path):
@@ -93,7 +95,7 @@ def test_user_suite_yaml(runner, tiny_models, tiny_data, tmp_path):
     (["--task", "tatoba"], "did you mean 'tatoeba'"),
     (["--suite", "xtreme-light"], "unknown suite"),
     (["--task", "tatoeba", "--langs", "zzzz"], "unknown language code"),
-    (["--task", "tatoeba", "--backend", "tf"], "unknown backend"),
+    (["--task", "tatoeba", "--backend", "tf"], "is not one of"),
 ])
 def test_user_errors_are_one_line(runner, tiny_models, tiny_data, args, message):
     res = runner.invoke(app, ["bench", str(tiny_models["bert"]), "--data-dir", str(tiny_data), *args])
@@ -115,3 +117,14 @@ def test_results_of_a_model_outside_the_zoo_go_beside_the_registry(runner, tiny_
     assert files and all(str(reg.parent / "bench-results") in f for f in files.values()), files
     assert not (cwd / "bench-results").exists()
     assert not reg.exists()  # a model outside the zoo is not written into it
+
+
+def test_the_library_refuses_an_unknown_backend_in_one_line(tiny_models, tiny_data):
+    """What the CLI's choices keep out, a library caller gets as a ConfigError naming the known backends."""
+    from mlctl_zoo.benchmarks.runner import run_benchmarks
+    from mlctl_zoo.errors import ConfigError
+    from mlctl_zoo.models.choices import BACKENDS
+
+    with pytest.raises(ConfigError) as e:
+        run_benchmarks(str(tiny_models["bert"]), tasks=["tatoeba"], backend="tf", data_dir=tiny_data)
+    assert "unknown backend 'tf'" in str(e.value) and all(b in str(e.value) for b in BACKENDS)

@@ -1,7 +1,8 @@
-"""``mlctl-zoo leaderboard``: zoo models against benchmark tasks (averages), as a table, file or chart."""
+"""``mlctl-zoo leaderboard``: zoo models against benchmark tasks (averages), as a table, file, chart or page."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -9,12 +10,15 @@ import typer
 
 from mlctl_zoo.cli.common import RegistryOpt, console, get_zoo, print_json, print_table
 
-FORMATS = ("table", "markdown", "csv", "json")
+FORMATS = ("table", "markdown", "csv", "json", "html")
 
 
 def leaderboard(
     task: Annotated[list[str] | None, typer.Option("--task", help="only these tasks (repeat or comma-separate)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | markdown | csv | json")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table | markdown | csv | json | html (a self-contained "
+                                     "page: sortable, scores per language and lineage a click away)")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE (atomically) instead of "
+                                                "the console; needed by --format html")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="also write a bar chart (FILE.png)")] = None,
     registry: RegistryOpt = None,
     json_: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
@@ -30,13 +34,28 @@ def leaderboard(
     fmt = "json" if json_ else fmt
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "html" and output is None:
+        raise ConfigError("--format html writes a page: give --output FILE.html")
+    if output is not None and fmt == "table":
+        raise ConfigError("--output: choose a file format with --format (markdown, csv, json or html)")
     tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None
-    board = board_of(get_zoo(registry), tasks)
+    zoo = get_zoo(registry)
+    board = board_of(zoo, tasks)
     if plot is not None:
         from mlctl_zoo.benchmarks.report import plot as plot_board
 
         plot_board(board, plot)
-    if fmt == "json":
+    if output is not None:
+        from mlctl_zoo.benchmarks import leaderboard_html
+        from mlctl_zoo.utils.files import atomic_write_text
+
+        if fmt == "html":
+            leaderboard_html.write(board, zoo, output)
+        else:
+            atomic_write_text(output, {"markdown": to_markdown, "csv": to_csv}.get(fmt, _json_text)(board))
+        console.print(f"{output}: {len(board['rows'])} models, {len(board['columns'])} columns ({fmt})",
+                      highlight=False, markup=False)
+    elif fmt == "json":
         print_json(board)
     elif fmt == "markdown":
         typer.echo(to_markdown(board), nl=False)
@@ -49,6 +68,10 @@ def leaderboard(
             print_table(to_table(board, fold=console.is_terminal))
     if plot is not None and fmt == "table":
         console.print(f"[dim]chart: {plot}[/dim]")
+
+
+def _json_text(board: dict) -> str:
+    return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
 
 
 def register(app: typer.Typer) -> None:

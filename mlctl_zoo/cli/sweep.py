@@ -131,17 +131,20 @@ def report(
     folder: Annotated[Path, typer.Argument(help="a sweep output folder (holds sweep.json and points/)")],
     flat_threshold: Annotated[float, typer.Option("--flat-threshold",
                                                   help="points per doubling below which a curve counts as flat")] = 0.5,
+    html: Annotated[Path | None, typer.Option("--html", help="also write the report as one self-contained page "
+                                              "(sortable tables, plots inline), e.g. report.html")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rebuild results.csv, the plots and report.md of a sweep folder (works on a copy anywhere)."""
     from mlctl_zoo.sweep.report import build_report
 
-    rep = build_report(folder, threshold=flat_threshold)
+    rep = build_report(folder, threshold=flat_threshold, html=html)
     if json_out:
         print_json(rep.to_json())
         return
     console.print(f"{folder / 'report.md'}: {rep.points_done}/{rep.points_total} points, {rep.rows} rows in "
-                  f"results.csv, plots: {', '.join(rep.plots) or '-'}")
+                  f"results.csv, plots: {', '.join(rep.plots) or '-'}" + (f"; page: {html}" if html else ""),
+                  highlight=False, markup=False)
     for (task, group), lines in rep.reading.items():
         console.print(f"[bold]{task}, {group}[/bold]")
         for line in lines:
@@ -154,17 +157,20 @@ def compare(
     output: Annotated[Path, typer.Option("--output", help="folder for compare.md, results.csv and the plots")],
     flat_threshold: Annotated[float, typer.Option("--flat-threshold",
                                                   help="points per doubling below which a curve counts as flat")] = 0.5,
+    html: Annotated[Path | None, typer.Option("--html", help="also write the comparison as one self-contained "
+                                              "page (sortable tables, plots inline)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Several sweeps on one set of axes: merged results.csv, plots and compare.md (the inputs are only read)."""
     from mlctl_zoo.sweep.compare import COMPARE_FILE, build_comparison
 
-    res = build_comparison(folders, output, threshold=flat_threshold)
+    res = build_comparison(folders, output, threshold=flat_threshold, html=html)
     if json_out:
         print_json(res.to_json())
         return
     console.print(f"{output / COMPARE_FILE}: {len(res.variants)} variants ({', '.join(res.variants)}), {res.rows} "
-                  f"rows in results.csv, plots: {', '.join(res.plots) or '-'}", highlight=False)
+                  f"rows in results.csv, plots: {', '.join(res.plots) or '-'}" + (f"; page: {html}" if html else ""),
+                  highlight=False, markup=False)
     for (task, group), lines in res.reading.items():
         console.print(f"[bold]{task}, {group}[/bold]")
         for line in lines:

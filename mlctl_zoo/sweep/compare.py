@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.errors import ConfigError
+from mlctl_zoo.sweep import html as html_page
 from mlctl_zoo.sweep.plots import band_caption, plot_file, write_plots
 from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
 from mlctl_zoo.sweep.report import CSV_FILE, _table
@@ -34,10 +35,12 @@ class CompareResult:
     summary: Summary
     reading: dict[tuple[str, str], list[str]]
     stats: Analysis | None = None
+    html: Path | None = None
 
     def to_json(self) -> dict:
         return {"output": str(self.output), "rows": self.rows, "variants": self.variants,
-                "report": str(self.output / COMPARE_FILE), "csv": str(self.output / CSV_FILE),
+                "report": str(self.output / COMPARE_FILE), "html": str(self.html) if self.html else None,
+                "csv": str(self.output / CSV_FILE),
                 "plots": [str(self.output / p) for p in self.plots], "summary": as_jsonable(self.summary),
                 "reading": {f"{t}/{g}": lines for (t, g), lines in self.reading.items()},
                 "stats": self.stats.to_json() if self.stats else None}
@@ -59,7 +62,7 @@ def merge_rows(sources: list[tuple[Path, list[dict]]]) -> list[dict]:
 
 
 def build_comparison(folders: list[str | Path], output: str | Path,
-                     threshold: float = FLAT_THRESHOLD) -> CompareResult:
+                     threshold: float = FLAT_THRESHOLD, html: str | Path | None = None) -> CompareResult:
     folders = [Path(f) for f in folders]
     output = Path(output)
     if len(folders) < 2:
@@ -89,10 +92,12 @@ def build_comparison(folders: list[str | Path], output: str | Path,
     for stale in output.glob("plot-*.png"):
         stale.unlink()
     plots = write_plots(summary, output)
-    atomic_write_text(output / COMPARE_FILE, render(folders, metas, summary, read, plots, threshold, output,
-                                                     analysis))
+    markdown = render(folders, metas, summary, read, plots, threshold, output, analysis)
+    atomic_write_text(output / COMPARE_FILE, markdown)
+    if html is not None:
+        html = html_page.write(html, markdown, output, rows, subtitle=f"mlctl-zoo sweep compare -> {output}")
     return CompareResult(output=output, rows=len(rows), variants=summary.variants(), plots=plots,
-                         summary=summary, reading=read, stats=analysis)
+                         summary=summary, reading=read, stats=analysis, html=html)
 
 
 def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict, plots: list[str],

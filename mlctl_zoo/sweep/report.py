@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlctl_zoo.sweep import html as html_page
 from mlctl_zoo.sweep.langs import GROUPS
 from mlctl_zoo.sweep.plots import band_caption, write_plots
 from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
@@ -35,11 +36,13 @@ class ReportResult:
     summary: Summary
     reading: dict[tuple[str, str], list[str]]
     stats: Analysis | None = None
+    html: Path | None = None
 
     def to_json(self) -> dict:
         return {
             "folder": str(self.folder), "rows": self.rows, "points_done": self.points_done,
             "points_total": self.points_total, "report": str(self.folder / REPORT_FILE),
+            "html": str(self.html) if self.html else None,
             "csv": str(self.folder / CSV_FILE), "plots": [str(self.folder / p) for p in self.plots],
             "summary": as_jsonable(self.summary),
             "reading": {f"{t}/{g}": lines for (t, g), lines in self.reading.items()},
@@ -179,8 +182,10 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
     return "\n".join(out) + "\n"
 
 
-def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD) -> ReportResult:
-    """Write ``results.csv``, ``plot-<task>.png`` and ``report.md`` into ``folder`` from its point states."""
+def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD,
+                 html: str | Path | None = None) -> ReportResult:
+    """Write ``results.csv``, ``plot-<task>.png`` and ``report.md`` into ``folder`` from its point states, and
+    the same report as one self-contained page to ``html`` when given."""
     folder = Path(folder)
     meta, states = load_sweep(folder)
     rows = collect_rows(meta, states)
@@ -191,10 +196,12 @@ def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD) -> Repor
     for stale in folder.glob("plot-*.png"):
         stale.unlink()
     plots = write_plots(summary, folder) if rows else []
-    atomic_write_text(folder / REPORT_FILE, render(meta, states, summary, read, plots, threshold, rows,
-                                                   analysis))
+    markdown = render(meta, states, summary, read, plots, threshold, rows, analysis)
+    atomic_write_text(folder / REPORT_FILE, markdown)
+    if html is not None:
+        html = html_page.write(html, markdown, folder, rows, subtitle=f"mlctl-zoo sweep report {folder}")
     trained = [s for s in states if s["point"]["variant"] != BASELINE_VARIANT]
     return ReportResult(folder=folder, rows=len(rows),
                         points_done=sum(1 for s in trained if s.get("status") == "done"),
                         points_total=len(meta.get("plan", [])) or len(trained), plots=plots, summary=summary,
-                        reading=read, stats=analysis)
+                        reading=read, stats=analysis, html=Path(html) if html is not None else None)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set up, then train -> register -> bench -> export -> bench again,
 # on the offline all-MiniLM-L6-v2, all on CPU. About 11 minutes on 2 idle cores.
-# The zoo used is runs/quickstart/registry.yaml (seeded from the shipped registry.yaml), so the
+# The zoo used is runs/quickstart/registry.yaml (seeded from the repository's empty registry.yaml), so the
 # tracked registry stays clean; set MLCTL_ZOO_REGISTRY to use another.
 set -euo pipefail
 cd "$(dirname "$0")/.."

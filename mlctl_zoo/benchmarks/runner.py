@@ -143,7 +143,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         refuse_remote_code(resolved)
     else:
         ensure_available(resolved)  # a model that does not exist fails here, before any data is loaded
-    in_zoo = resolved.zoo is not None  # a zoo entry (a shipped base model not in this zoo is not)
+    in_zoo = resolved.zoo is not None  # a zoo entry, or a shipped base model (copied into the zoo on first write)
     output = Path(output) if output is not None else zoo.root / "bench-results"  # beside the registry, zoo model or not
     fingerprint = model_fingerprint(resolved)
 

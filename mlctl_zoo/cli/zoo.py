@@ -33,20 +33,31 @@ def _summary(entry) -> str:
 
 
 @app.command("list")
-def list_models(registry: RegistryOpt = None, json_out: JsonOpt = False) -> None:
-    """List every model in the zoo."""
-    zoo = get_zoo(registry)
+def list_models(
+    registry: RegistryOpt = None,
+    shipped: Annotated[bool, typer.Option("--shipped", help="list the base models shipped with mlctl-zoo instead "
+                                          "(known to every zoo by name)")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List every model in the zoo (the shipped base models it does not list yet are named below the table)."""
+    from mlctl_zoo.zoo.store import builtin_zoo
+
+    zoo = builtin_zoo() if shipped else get_zoo(registry)
     entries = zoo.entries() if zoo.path.exists() else {}
     if json_out:
         print_json([_entry_json(zoo, e) for e in entries.values()])
         return
-    table = Table(title=f"zoo: {zoo.path} ({len(entries)} models)")
+    title = "shipped with mlctl-zoo" if shipped else f"zoo: {zoo.path}"
+    table = Table(title=f"{title} ({len(entries)} models)")
     for col in ("name", "kind", "source", "pooling", "dim", "exports", "results"):
         table.add_column(col)
     for e in entries.values():
         table.add_row(e.name, e.kind, _summary(e), e.pooling, str(e.embedding_dim or "?"), str(len(e.exports)),
                       _results_summary(e.results))
     print_table(table)
+    others = [] if shipped else [n for n in builtin_zoo().names() if n not in entries]
+    if others:
+        console.print(f"also known by name (shipped, see --shipped): {', '.join(others)}")
 
 
 def _results_summary(results: dict) -> str:

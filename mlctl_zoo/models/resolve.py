@@ -115,7 +115,9 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             pooling=entry.pooling,
             normalize=entry.normalize,
             entry=entry,
-            zoo=zoo if in_zoo else None,  # a shipped base is not in the user's zoo: results go to files
+            # a shipped base model records into the user's zoo when there is one (its entry is copied in on the
+            # first write); without a zoo file, benching it creates none
+            zoo=zoo if zoo is not None and (in_zoo or (home is builtin and zoo.path.exists())) else None,
             source=src,
         )
     path = Path(spec).expanduser()

@@ -25,6 +25,7 @@ from mlctl_zoo.utils.files import atomic_write_text
 from mlctl_zoo.utils.limits import YamlFileError, clip, read_yaml_file
 from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.utils.provenance import utc_now
 from mlctl_zoo.zoo.results import migrate_results, read_result_file
 from mlctl_zoo.zoo.schema import Entry
 
@@ -47,9 +48,14 @@ def default_registry_path() -> Path:
     return Path(os.environ.get(REGISTRY_ENV) or "registry.yaml")
 
 
+BUILTIN_PATH = Path(__file__).with_name("base_models.yaml")
+
+
 def builtin_zoo() -> Zoo:
-    """The base models shipped with the package (``mlctl_zoo/zoo/base_models.yaml``), read-only by convention."""
-    return Zoo(Path(__file__).with_name("base_models.yaml"))
+    """The base models shipped with the package (``mlctl_zoo/zoo/base_models.yaml``, the one place they are
+    written), read-only by convention. Every zoo knows them by name: ``resolve_model`` falls back to them, and
+    the first write about one (a benchmark result, an export) copies its entry into the zoo that records it."""
+    return Zoo(BUILTIN_PATH)
 
 
 def _rt_yaml() -> YAML:
@@ -168,15 +174,27 @@ class Zoo:
     def __contains__(self, name: str) -> bool:
         return name in self._load_doc()["models"]
 
-    def _require(self, models: CommentedMap, name: str) -> None:
-        """UnknownNameError (with "did you mean") unless ``name`` is in ``models``."""
-        if name not in models:
-            raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+    def _require(self, models: CommentedMap, name: str, *, adopt: bool = True) -> None:
+        """UnknownNameError (with "did you mean") unless ``name`` is in ``models``. With ``adopt``, a shipped base
+        model not in this zoo yet is copied in first (what is written about it then has an entry to live in)."""
+        if name in models:
+            return
+        if adopt and self.path.resolve() != BUILTIN_PATH.resolve():
+            shipped = builtin_zoo()
+            if name in shipped:
+                models[name] = self.entry_to_yaml(shipped.get(name).model_copy(update={"created": utc_now()}))
+                return
+        raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
 
     def get(self, name: str):
+        """The entry ``name``: this zoo's, else the shipped base model of that name (``builtin_zoo``)."""
         doc = self._load_doc()
         models = doc["models"]
-        self._require(models, name)
+        if name not in models and self.path.resolve() != BUILTIN_PATH.resolve():
+            shipped = builtin_zoo()
+            if name in shipped:
+                return shipped.get(name)
+        self._require(models, name, adopt=False)
         return self._validate(name, models[name], models)
 
     # ---- writing -------------------------------------------------------------------------
@@ -230,7 +248,7 @@ class Zoo:
     def remove(self, name: str):
         """Remove an entry and return it (validated) so the caller can delete its files."""
         with self.transaction() as models:
-            self._require(models, name)
+            self._require(models, name, adopt=False)
             entry = self._validate(name, models[name], models)
             del models[name]
         return entry

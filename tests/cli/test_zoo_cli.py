@@ -25,8 +25,13 @@ def test_version_and_help():
 def test_list_json(registry):
     r = run("zoo", "list", "--json")
     assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []  # a new zoo lists nothing of its own...
+    r = run("zoo", "list")
+    assert "also known by name (shipped" in r.stdout and "all-minilm-l6-v2" in r.stdout  # ...but names what it knows
+    r = run("zoo", "list", "--shipped", "--json")
     entries = json.loads(r.stdout)
     assert entries[0]["name"] == "all-minilm-l6-v2" and entries[0]["kind"] == "base"
+    assert {e["name"] for e in entries} >= {"mbert", "xlm-roberta-base", "flan-t5-small", "flan-t5-base"}
 
 
 def test_add_hub_id_records_without_download_then_show_and_remove(registry):
@@ -152,13 +157,15 @@ def test_add_shipped_base_without_model_into_a_new_zoo(tmp_path):
     assert "--model is required" in r.output and "did you mean 'mbert'" in r.output and "Traceback" not in r.output
 
 
-def test_shipped_base_models_match_the_shipped_registry():
-    """mlctl_zoo/zoo/base_models.yaml (in the package) and the repo's registry.yaml list the same base models."""
-    from pathlib import Path
-
+def test_a_shipped_base_model_is_shown_and_copied_in_when_first_recorded(registry):
+    """Shipped base models are written once (in the package): `zoo show` finds one the zoo does not list, and the
+    first export or result recorded about it copies its entry in."""
     from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
-    shipped = Zoo(Path(__file__).resolve().parents[2] / "registry.yaml").entries()
-    builtin = builtin_zoo().entries()
-    assert builtin, "the package ships no base model"
-    assert {n: e for n, e in shipped.items() if e.kind == "base"} == builtin
+    r = run("zoo", "show", "mbert", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["source"]["hf_id"] == builtin_zoo().get("mbert").source.hf_id
+    zoo = Zoo(registry)
+    assert "mbert" not in zoo
+    zoo.append_export("mbert", {"path": "exports/mbert/fp32/model.onnx", "precision": "fp32"})
+    assert "mbert" in zoo and len(zoo.get("mbert").exports) == 1

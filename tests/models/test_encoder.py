@@ -115,8 +115,15 @@ def test_shipped_base_resolves_against_a_zoo_that_lacks_it(tmp_path):
     zoo = Zoo(tmp_path / "registry.yaml")
     r = resolve_model("all-minilm-l6-v2", zoo)
     assert r.entry is not None and r.entry.kind == "base"
-    assert r.zoo is None  # not this zoo's entry: bench must not write results into it
+    assert r.zoo is None  # no zoo file: benching a shipped model must not create one
     assert Path(r.location, "config.json").is_file() and r.normalize is True
+    zoo.add(BaseEntry(name="other", source=ModelSource(hf_id="org/other")))
+    r = resolve_model("all-minilm-l6-v2", zoo)
+    assert r.zoo is zoo and "all-minilm-l6-v2" not in zoo  # a zoo exists: results go there, copied in on write
+    zoo.set_result("all-minilm-l6-v2", "tatoeba@p1", {"metric": "accuracy", "average": 1.0, "scores": {"de": 1.0}})
+    adopted = zoo.get("all-minilm-l6-v2")
+    assert "all-minilm-l6-v2" in zoo and adopted.source.package and list(adopted.results) == ["tatoeba@p1"]
+    zoo.remove("all-minilm-l6-v2")
     zoo.add(BaseEntry(name="all-minilm-l6-v2", source=ModelSource(hf_id="someone/else"), pooling="cls"))
     r = resolve_model("all-minilm-l6-v2", zoo)
     assert r.location == "someone/else" and r.pooling == "cls" and r.zoo is zoo

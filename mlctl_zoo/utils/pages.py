@@ -1,24 +1,27 @@
 """Self-contained HTML pages: one file that needs nothing else at view time.
 
 The style sheet and the script (sortable tables, expandable rows) are package files inlined into each page,
-images are ``data:`` URIs, and a Content-Security-Policy forbids every fetch, so a page opened from a mail
-attachment or an air-gapped disk looks the same. Every text that reaches a page goes through ``esc``.
+images are ``data:`` URIs, and a Content-Security-Policy forbids every fetch (so a page opened from a mail
+attachment or an air-gapped disk looks the same) and every script but the page's own, by its hash. Every
+text that reaches a page goes through ``esc``.
 
 ``markdown_page`` turns the markdown mlctl-zoo writes itself (headings, paragraphs, ``-`` lists, pipe tables,
-fenced code, ``![alt](file)`` images, ``<details><summary>``, ``**bold**``, ``*italic*`` and backquoted code) into such a
-page; it is not a general markdown renderer.
+fenced code, ``![alt](file)`` images, ``<details><summary>``, ``**bold**``, ``*italic*`` and backquoted code)
+into such a page; it is not a general markdown renderer.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import re
 from collections.abc import Callable, Iterable
 from importlib import resources
 
-# nothing is fetched: styles, scripts and images are inline
-CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+# nothing is fetched: styles, scripts and images are inline; the one script runs by its hash, so text that
+# slipped past escaping could not run (no inline event handlers, no other script)
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{script}'; "
        "base-uri 'none'; form-action 'none'")
 _NUMBER = re.compile(r"^\s*(?:\*\*)?([+\-\u2212]?\d[\d,]*(?:\.\d+)?)(?:\*\*)?(?=\s|$|%|\*)")
 
@@ -39,11 +42,14 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
 def page(title: str, body: str, subtitle: str = "") -> str:
     """A whole HTML document around ``body`` (already HTML), with the inline style sheet and script."""
     sub = f'<p class="sub">{esc(subtitle)}</p>\n' if subtitle else ""
+    script = "\n" + asset("page.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    csp = CSP.format(script=f"sha256-{digest}")
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{esc(title)}</title>\n<style>\n{asset('page.css')}</style>\n</head>\n<body>\n"
-            f"<h1>{esc(title)}</h1>\n{sub}{body}\n<script>\n{asset('page.js')}</script>\n</body>\n</html>\n")
+            f"<h1>{esc(title)}</h1>\n{sub}{body}\n<script>{script}</script>\n</body>\n</html>\n")
 
 
 def number(text: str) -> float | None:

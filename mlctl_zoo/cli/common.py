@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,41 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="MLCTL_DATA_DIR", help="local data folder (XTREME layout); default: the hub"),
 ]
+
+
+def command_line(ctx: typer.Context, skip: tuple[str, ...] = (), set_: dict[str, Any] | None = None) -> str:
+    """The command that was run, rebuilt from the parsed parameters: the command's path, its arguments, then
+    every option whose value is not its default (``set_`` replaces values first, e.g. an output folder that
+    was defaulted; ``skip`` leaves out options that do not change what is computed). Written for provenance:
+    rerunning it gives the same points. No option's default is repeated by hand, so none can go stale."""
+    path, c = [], ctx
+    while c.parent is not None:
+        path.insert(0, c.info_name)
+        c = c.parent
+    argv, values = ["mlctl-zoo", *path], {**ctx.params, **(set_ or {})}
+    for param in ctx.command.params:
+        name = param.name
+        if name in skip or name not in values:
+            continue
+        value = values[name]
+        value = value.value if isinstance(value, Enum) else value
+        if param.param_type_name == "argument":
+            argv += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            continue
+        default = param.default.value if isinstance(param.default, Enum) else param.default
+        if value is None or value == default or (param.multiple and not value):
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):  # --x, or --no-x for a --x/--no-x flag set off
+            negative = max(param.secondary_opts, key=len) if param.secondary_opts else None
+            if value or negative:
+                argv.append(flag if value else negative)
+        elif param.multiple:
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
 
 
 def choice(name: str, values: tuple[str, ...]) -> type[Enum]:

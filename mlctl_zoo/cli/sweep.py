@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from mlctl_zoo.cli.common import (
     DataDirOpt,
     JsonOpt,
     RegistryOpt,
+    command_line,
     console,
     err_console,
     get_zoo,
@@ -27,21 +27,9 @@ def _csv(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
-def _canonical_command(recipe: Path, pairs: str, seeds: str, variants: Path | None, vary: list[str] | None,
-                       suite: str | None, tasks: str | None, langs: str | None, output: Path, extra: list[str]) -> str:
-    argv = ["mlctl-zoo", "sweep", "run", str(recipe), "--pairs", pairs, "--seeds", seeds]
-    if variants:
-        argv += ["--variants", str(variants)]
-    for v in vary or []:
-        argv += ["--vary", v]
-    for flag, value in (("--suite", suite), ("--tasks", tasks), ("--langs", langs)):
-        if value:
-            argv += [flag, value]
-    return shlex.join([*argv, *extra, "--output", str(output)])
-
-
 @app.command("run")
 def run(
+    ctx: typer.Context,
     recipe: Annotated[Path, typer.Argument(help="training recipe (YAML); every point is this recipe plus overrides")],
     pairs: Annotated[str, typer.Option("--pairs", help="data sizes, e.g. 1000,2000,4000 (4k works too)")],
     seeds: Annotated[str, typer.Option("--seeds", help="training seeds, e.g. 1,2")] = "1",
@@ -97,17 +85,9 @@ def run(
                 table.add_row(str(r["index"]), r["id"], r["name"], escape(" ".join(r["overrides"][:-2])))
         print_table(table)
         return
-    extra = []
-    for flag, value, default in (("--runs-dir", runs_dir, None), ("--name-prefix", name_prefix, None),
-                                 ("--backend", backend, "torch"), ("--device", device, "cpu"),
-                                 ("--batch-size", batch_size, 32), ("--limit", limit, None)):
-        if value != default:
-            extra += [flag, str(value)]
-    if not baseline:
-        extra.append("--no-baseline")
-    if seed_data:
-        extra.append("--seed-data")
-    command = _canonical_command(recipe, pairs, seeds, variants, vary, suite, tasks, langs, output, extra)
+    # what reproduces these points: options that only pick points, print or say where the zoo is are left out
+    command = command_line(ctx, skip=("point", "shard", "keep_going", "dry_run", "data_dir",
+                                                            "registry", "json_out"), set_={"output": output})
     err_console.print(f"sweep: {len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
     result = run_sweep(spec, info, output, zoo=get_zoo(registry), data_dir=data_dir, only=point, shard=shard,
                        keep_going=keep_going, command=command, progress=not json_out,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -83,3 +84,24 @@ def test_into_a_file_the_trainer_bar_is_off_and_the_plain_lines_stay(patched):
     assert train.calls and all(c["progress"] is False for c in train.calls)
     assert bench.calls and all(c["progress"] is True for c in bench.calls)
     assert "point 1/" in res.stderr and "benching" in res.stderr
+
+
+def test_the_recorded_command_is_rebuilt_from_the_parsed_options(patched):
+    """sweep.json records the command that reproduces the points: arguments, then every option that is not at
+    its default (defaults are not repeated by hand); options that only pick points or print are left out."""
+    import shlex
+
+    args = ["sweep", "run", str(RECIPE), "--pairs", "500,1k", "--seeds", "1,2", "--variants", str(VARIANTS),
+            "--suite", "retrieval", "--output", "out", "--batch-size", "16", "--backend", "torch", "--no-baseline",
+            "--keep-going", "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    meta = json.loads(Path("out/sweep.json").read_text())
+    assert meta["commands"][0]["command"] == shlex.join([
+        "mlctl-zoo", "sweep", "run", str(RECIPE), "--pairs", "500,1k", "--seeds", "1,2", "--variants", str(VARIANTS),
+        "--suite", "retrieval", "--output", "out", "--batch-size", "16", "--no-baseline"])
+    res = runner.invoke(app, ["sweep", "run", str(RECIPE), "--pairs", "500", "--json"])  # output defaulted: recorded
+    assert res.exit_code == 0, res.output
+    meta = json.loads(Path("sweeps/minilm-scaling/sweep.json").read_text())
+    assert meta["commands"][0]["command"] == shlex.join(
+        ["mlctl-zoo", "sweep", "run", str(RECIPE), "--pairs", "500", "--output", "sweeps/minilm-scaling"])

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from mlctl_zoo.cli.common import (
+    Backend,
     DataDirOpt,
     JsonOpt,
     RegistryOpt,
+    RunDevice,
     command_line,
     console,
     err_console,
@@ -43,8 +45,8 @@ def run(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results folder (default sweeps/<prefix>; prefix: the recipe's output.name)")] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir", help="checkpoints (default runs/sweeps/<prefix>)")] = None,
     name_prefix: Annotated[str | None, typer.Option("--name-prefix", help="zoo names <prefix>-<variant>-p<N>-s<seed>")] = None,
-    backend: Annotated[str, typer.Option(help="bench backend: torch | onnx")] = "torch",
-    device: Annotated[str, typer.Option(help="bench device: cpu | cuda")] = "cpu",
+    backend: Annotated[Backend, typer.Option(help="bench backend: PyTorch, or the recorded ONNX export")] = Backend.torch,
+    device: Annotated[RunDevice, typer.Option(help="bench device")] = RunDevice.cpu,
     batch_size: Annotated[int, typer.Option("--batch-size", help="bench batch size")] = 32,
     limit: Annotated[int | None, typer.Option("--limit", help="examples per task and language (smoke runs)")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="bench the untrained base model too")] = True,
@@ -62,8 +64,8 @@ def run(
 
     spec, info = make_spec(
         recipe, pairs=parse_int_list(pairs, "--pairs"), seeds=parse_int_list(seeds, "--seeds"),
-        variants_file=variants, vary=vary, suite=suite, tasks=_csv(tasks), langs=_csv(langs), backend=backend,
-        device=device, batch_size=batch_size, limit=limit, name_prefix=name_prefix, runs_dir=runs_dir,
+        variants_file=variants, vary=vary, suite=suite, tasks=_csv(tasks), langs=_csv(langs), backend=backend.value,
+        device=device.value, batch_size=batch_size, limit=limit, name_prefix=name_prefix, runs_dir=runs_dir,
         baseline=baseline, seed_data=seed_data,
     )
     output = output or Path("sweeps") / spec.name_prefix

@@ -33,6 +33,8 @@ def train(
     result = train_recipe(recipe, list(set_ or []), zoo=zoo, name=name, output=output, data_dir=data_dir,
                           resume=resume, progress=not no_progress and not json_out, report_to=report_to)
     m = result.metrics
+    if not result.main:  # another process of `accelerate launch`: the main process reports the run once
+        return
     if json_out:
         print_json({"name": result.name, "checkpoint": str(result.checkpoint.resolve()), "metrics": m,
                     "data": result.data})

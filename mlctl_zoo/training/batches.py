@@ -1,7 +1,9 @@
 """What the loop feeds the model: every text tokenised once, word spans found, batches padded per step.
 
 ``build_batches`` turns the run's data (parallel pairs, labelled examples) into token ids before the first
-step; ``TrainBatches.collate`` pads one schedule item into the tensors ``TrainModule`` reads.
+step; ``TrainBatches.collate`` pads one schedule item into the tensors ``TrainModule`` reads. Under several
+processes a schedule item is a *global* batch and each process collates its own contiguous share of it
+(``part=(rank, world)``), so the processes' rows, concatenated in rank order, are the global batch.
 """
 
 from __future__ import annotations
@@ -28,16 +30,25 @@ class TrainBatches:
     pad_id: int
     word_stats: dict[str, int] = field(default_factory=dict)
 
-    def collate(self, item: tuple[str, list[int]], device) -> dict[str, Any]:
-        """One schedule item as tensors on ``device``; ``n`` examples and ``tokens`` (padded) for the logs."""
+    def size(self, item: tuple[str, list[int]]) -> int:
+        """Rows of a schedule item: pairs of a parallel batch, views of a labelled one."""
+        kind, idx = item
+        return len(self.labelled[idx[0]][1]) if kind == "labelled" else len(idx)
+
+    def collate(self, item: tuple[str, list[int]], device, part: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+        """This process's share of one schedule item (``part``: rank, number of processes) as tensors on
+        ``device``; ``n`` examples and ``tokens`` (padded) for the logs."""
         import torch
 
         kind, idx = item
+        lo, hi = share(self.size(item), *part)
         if kind == "labelled":
             (ids, special), labels = self.labelled[idx[0]]
+            ids, special, labels = ids[lo:hi], special[lo:hi], labels[lo:hi]
             t_ids, t_mask, _ = pad(ids, self.pad_id, special)
             return {"kind": "labelled", "ids": t_ids.to(device), "mask": t_mask.to(device),
                     "labels": torch.tensor(labels, device=device), "n": len(labels), "tokens": t_ids.numel()}
+        idx = idx[lo:hi]
         e_ids, e_mask, e_sp = pad([self.en.ids[i] for i in idx], self.pad_id, [self.en.special[i] for i in idx])
         x_ids, x_mask, x_sp = pad([self.xx.ids[i] for i in idx], self.pad_id, [self.xx.special[i] for i in idx])
         return {"kind": "parallel", "en_ids": e_ids.to(device), "en_mask": e_mask.to(device),
@@ -47,9 +58,20 @@ class TrainBatches:
                 "tokens": e_ids.numel() + x_ids.numel()}
 
 
+def share(n: int, rank: int, world: int) -> tuple[int, int]:
+    """Rows [lo, hi) of ``n`` that process ``rank`` of ``world`` takes: contiguous, sizes differing by at most 1."""
+    base, extra = divmod(n, world)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (rank < extra)
+
+
 def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labelled: list[LabelledExample],
-                  word_sources: dict[str, Any]) -> TrainBatches:
-    """Tokenise the pairs (and, for the word level, find each pair's word span), and the labelled batches."""
+                  word_sources: dict[str, Any], world: int = 1) -> TrainBatches:
+    """Tokenise the pairs (and, for the word level, find each pair's word span), and the labelled batches.
+
+    ``world`` processes: a labelled batch holds ``world`` times the per-process batch size of examples (the
+    global batch), and one with fewer views than processes (a ragged last batch) is dropped.
+    """
     tr = recipe.training
     pairs = parallel.pairs if parallel else []
     want_word = "word" in recipe.objective.levels
@@ -81,7 +103,10 @@ def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labe
         # each (premise, hypothesis) is encoded as one sequence; a translation is one more view, same label
         label_ids = {name: i for i, name in enumerate(sorted({ex.label for ex in labelled}))}
         rng = np.random.default_rng(recipe.data.seed + 2)
-        for texts, labels in labelled_views(labelled, tr.labelled_batch_size or tr.batch_size, label_ids, rng):
+        for texts, labels in labelled_views(labelled, (tr.labelled_batch_size or tr.batch_size) * world, label_ids,
+                                            rng):
+            if len(labels) < world:
+                continue
             enc = tokenizer([t[0] for t in texts], [t[1] for t in texts], truncation=True,
                             max_length=tr.labelled_max_length or tr.max_length, return_special_tokens_mask=True)
             lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))

@@ -2,6 +2,14 @@
 
 Everything a step needs runs inside one ``forward`` call so that DistributedDataParallel (through
 ``accelerate launch``) sees every parameter it must synchronise.
+
+Several processes: each process encodes its share of the global batch, and the contrastive terms
+(sentence, word, label-aware) are computed over the vectors of *every* process, gathered with their
+gradient (``gather_rows``), so in-batch negatives span the global batch as in a one-process run with the
+same global batch (CLIP / sentence-transformers' ``gather_across_devices``). Every process computes the
+same global loss; the gather's backward sums the gradients of all processes for each process's own rows,
+and DDP's average over processes turns that back into the gradient of the global loss. Local terms (MLM,
+distillation MSE) are means over the process's own rows, averaged over processes by DDP.
 """
 
 from __future__ import annotations
@@ -21,6 +29,40 @@ from mlctl_zoo.training.losses import (
     word_contrast,
 )
 from mlctl_zoo.training.wordpairs import simalign_spans
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def gather_rows(x: torch.Tensor, grad: bool = True) -> torch.Tensor:
+    """The rows of ``x`` from every process, concatenated in rank order (``x`` itself in one process).
+
+    Processes may hold different numbers of rows (the word level, a ragged labelled batch): rows are padded
+    to the largest count for the collective and the padding dropped afterwards. With ``grad`` the gather
+    keeps the autograd graph (``torch.distributed.nn.functional.all_gather``), so gradients reach the
+    process that encoded each row.
+    """
+    world = _world()
+    if world == 1:
+        return x
+    import torch.distributed as dist
+    from torch.distributed.nn.functional import all_gather
+
+    count = torch.tensor([x.size(0)], device=x.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    dist.all_gather(counts, count)
+    sizes = [int(c) for c in counts]
+    most = max(sizes)
+    padded = x if x.size(0) == most else torch.cat([x, x.new_zeros((most - x.size(0), *x.shape[1:]))])
+    if grad:
+        parts = all_gather(padded.contiguous())
+    else:
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded.contiguous())
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)])
 
 
 class TrainModule(nn.Module):
@@ -87,8 +129,9 @@ class TrainModule(nn.Module):
                 t_en = self.pool(t_last, t_first, b["en_mask"])
             parts["mse"] = mse_distill(snt_en, snt_xx, t_en)
             total = parts["mse"]
-        else:
-            parts["snt"] = CONTRASTIVE.get(obj.loss)(snt_en, snt_xx, obj.temperature, obj.symmetric)
+        else:  # in-batch negatives from every process's rows
+            parts["snt"] = CONTRASTIVE.get(obj.loss)(gather_rows(snt_en), gather_rows(snt_xx), obj.temperature,
+                                                     obj.symmetric)
             total = parts["snt"]
         if "word" in obj.levels:
             spans = b["word_spans"].clone()  # [B, 4]: en start, en end, xx start, xx end; -1 = none
@@ -99,14 +142,17 @@ class TrainModule(nn.Module):
                 ok = sim_rows & (aligned[:, 0] >= 0)
                 spans[ok] = torch.stack([aligned[ok, 0], aligned[ok, 0] + 1, aligned[ok, 1], aligned[ok, 1] + 1], 1)
             has = spans[:, 0] >= 0
-            n_words = int(has.sum())
-            parts["word_pairs"] = torch.tensor(float(n_words))
-            if n_words >= 2:
+            n_words, w_en, w_xx = int(has.sum()), None, None
+            if n_words >= 2 or _world() > 1:  # several processes: what counts is the global number of word pairs
                 w_en = self.span_pool(en_last[has], en_first[has] if en_first is not None else None, spans[has][:, :2])
                 w_xx = self.span_pool(xx_last[has], xx_first[has] if xx_first is not None else None, spans[has][:, 2:])
                 if self.cce is not None:
                     w_en = self.cce(snt_en[has], w_en)
                     w_xx = self.cce(snt_xx[has], w_xx)
+                w_en, w_xx = gather_rows(w_en), gather_rows(w_xx)
+                n_words = w_en.size(0)
+            parts["word_pairs"] = torch.tensor(float(n_words))
+            if n_words >= 2:
                 parts["word"] = word_contrast(w_en, w_xx, obj.loss, obj.temperature, obj.symmetric)
                 total = total + obj.word_weight * parts["word"]
         if self.mlm is not None:
@@ -125,6 +171,6 @@ class TrainModule(nn.Module):
 
     def _labelled(self, b: dict):
         last, first = self.states(self.encoder, b["ids"], b["mask"])
-        z = self.pool(last, first, b["mask"])
-        loss = label_contrast(z, b["labels"], self.objective.temperature)
+        z = self.pool(last, first, b["mask"])  # every process's views: the positives and negatives of the global batch
+        loss = label_contrast(gather_rows(z), gather_rows(b["labels"], grad=False), self.objective.temperature)
         return self.objective.label_weight * loss, {"label": loss}

@@ -2,8 +2,10 @@
 
 A schedule is the whole run's list of ``("parallel" | "labelled", indices)`` items, made before the first
 step: parallel batches are length-bucketed epochs of the pairs (a fresh shuffle per epoch), labelled
-batches are indices into the labelled stream's prepared batches. Several processes (``accelerate launch``)
-each take every N-th item of the same list.
+batches are indices into the labelled stream's prepared batches. Under several processes (``accelerate
+launch``) every item is a global batch of ``training.batch_size`` x processes rows, which the processes
+split between them (``batches.share``): N processes with batch B run the schedule of one process with
+batch N x B, step for step.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ Item = tuple[str, list[int]]
 
 
 def plan_schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, lengths: list[int],
-                  rng: np.random.Generator) -> list[Item]:
+                  rng: np.random.Generator, world: int = 1) -> list[Item]:
     """The whole run's batch sequence: ("parallel"|"labelled", indices), deterministic from ``rng``.
+
+    ``world`` processes: parallel batches are of ``training.batch_size * world`` pairs (the global batch);
+    ``max_steps`` and epochs count steps of the global batch.
 
     ``training.epochs`` (fractions allowed) sets the parallel batches; ``training.max_steps`` cuts or
     extends the run (past one epoch each pass is a fresh shuffle). With a labelled stream, epoch mode runs
@@ -31,12 +36,15 @@ def plan_schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, length
     """
     tr = recipe.training
 
+    size = tr.batch_size * world
+
     def shuffled_epoch() -> list[list[int]]:
-        return bucketed_batches(lengths, tr.batch_size, tr.bucket_chunk_batches, rng, tr.length_bucketing)
+        return bucketed_batches(lengths, size, tr.bucket_chunk_batches, rng, tr.length_bucketing)
 
     per_epoch = shuffled_epoch() if n_parallel else []
-    if n_parallel and not per_epoch:
-        raise DataError(f"{n_parallel} pairs make no batch of {tr.batch_size}: lower training.batch_size")
+    if n_parallel and (not per_epoch or len(per_epoch[0]) < world):
+        what = f"{size} ({world} processes x {tr.batch_size})" if world > 1 else str(size)
+        raise DataError(f"{n_parallel} pairs make no batch of {what}: lower training.batch_size")
     epochs = tr.epochs or 1.0
     full = math.floor(epochs)
     batches = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,23 @@ def word_sources(recipe: Recipe, langs: list[str], data_dir: Path | None) -> dic
     return out
 
 
-def make_accelerator(tr: TrainingSpec, out: Path, report_to: str | None):
-    """Accelerate for this machine or launch (CPU, one GPU, or ``accelerate launch`` processes)."""
+def make_accelerator(recipe: Recipe, out: Path, report_to: str | None):
+    """Accelerate for this machine or launch (CPU, one GPU, or ``accelerate launch`` processes).
+
+    Launched as several processes (``WORLD_SIZE`` > 1), Accelerate must set up distributed training; if it
+    sets up one process instead (CPU processes with ``training.device: auto``), every process would train
+    alone and write the same folder: that is refused.
+    """
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
+    tr, obj = recipe.training, recipe.objective
     kwargs: dict[str, Any] = {"mixed_precision": {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]}
+    # heads that some steps leave out (CCE: steps with < 2 word pairs, labelled steps; MLM: labelled steps):
+    # DDP must not wait for their gradients
+    if (obj.projection_head == "cce" and "word" in obj.levels) or obj.mlm_weight > 0:
+        kwargs["kwargs_handlers"] = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     if tr.device == "cpu":
         kwargs["cpu"] = True
     if tr.device == "cuda" and not torch.cuda.is_available():
@@ -97,9 +108,15 @@ def make_accelerator(tr: TrainingSpec, out: Path, report_to: str | None):
         kwargs["log_with"] = "tensorboard"
         kwargs["project_config"] = ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard"))
     try:
-        return Accelerator(**kwargs)
+        acc = Accelerator(**kwargs)
     except (ValueError, RuntimeError) as e:
         raise ConfigError(f"training.precision {tr.precision}: {e}") from None
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if launched > 1 and acc.num_processes != launched:
+        raise ConfigError(f"launched as {launched} processes but Accelerate set up {acc.num_processes} "
+                          f"(training.device {tr.device}, CUDA available: {torch.cuda.is_available()}): "
+                          "for CPU processes set training.device: cpu (gloo), for GPUs check the launch")
+    return acc
 
 
 def make_module(recipe: Recipe, encoder, tokenizer):

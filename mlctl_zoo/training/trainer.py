@@ -1,8 +1,11 @@
 """``train_recipe``: load a recipe, train with Hugging Face Accelerate, write the checkpoint, register it.
 
 The loop runs unchanged on CPU and on one GPU (``training.device``, ``training.precision``); several GPUs
-or nodes go through ``accelerate launch -m mlctl_zoo train ...`` (docs/training.md): each process takes
-every N-th batch of the same deterministic schedule and gradients are averaged by DDP.
+or nodes go through ``accelerate launch -m mlctl_zoo train ...`` (docs/training.md): every step is one
+global batch of ``training.batch_size`` x processes rows from the same deterministic schedule, each process
+encodes its share, contrastive terms gather every process's vectors (in-batch negatives span the global
+batch) and DDP averages the gradients, so N processes with batch B train as one process with batch N x B.
+The main process alone writes the log, the training states' markers, the checkpoint and the zoo entry.
 
 Determinism: the pair order (``data.seed``), the batch schedule (``training.seed``) and the model's random
 state are fixed by the recipe, and periodic training states (``training.checkpoint_every``) hold weights,
@@ -53,6 +56,7 @@ class TrainResult:
     metrics: dict[str, Any]
     entry: Any = None
     data: dict[str, Any] = field(default_factory=dict)
+    main: bool = True  # False in the other processes of a launch: they write and register nothing
 
 
 class TrainingInterrupted(MlctlError):
@@ -109,16 +113,17 @@ class _Run:
         self.labelled, self.labelled_stats = load_labelled(r.data, self.ddir) if r.data.labelled else ([], [])
         langs = sorted({p.lang for p in self.parallel.pairs}) if self.parallel else []
         self.word_sources = setup.word_sources(r, langs, self.ddir)
-        self.batches = build_batches(r, self.tokenizer, self.parallel, self.labelled, self.word_sources)
-        # 2. Accelerate, the module, the optimiser and this process's share of the schedule
-        self.acc = acc = setup.make_accelerator(tr, self.out, self.report_to)
+        # 2. Accelerate (how many processes), the batches and schedule of the global batch, module, optimiser
+        self.acc = acc = setup.make_accelerator(r, self.out, self.report_to)
+        self.part = (acc.process_index, acc.num_processes)  # this process's share of every global batch
+        self.batches = build_batches(r, self.tokenizer, self.parallel, self.labelled, self.word_sources,
+                                     world=acc.num_processes)
         module = setup.make_module(r, encoder, self.tokenizer)
         optimizer = setup.make_optimizer(module, tr)
-        full = plan_schedule(len(self.parallel.pairs) if self.parallel else 0, len(self.batches.labelled), r,
-                             self.batches.lengths, np.random.default_rng(tr.seed))
-        if not (per := len(full) // acc.num_processes):  # every process takes every N-th item, as many each
-            raise DataError(f"{len(full)} batches for {acc.num_processes} processes: too little data")
-        self.schedule = full[acc.process_index :: acc.num_processes][:per]
+        self.schedule = plan_schedule(len(self.parallel.pairs) if self.parallel else 0, len(self.batches.labelled),
+                                      r, self.batches.lengths, np.random.default_rng(tr.seed), world=acc.num_processes)
+        if not self.schedule:
+            raise DataError("no batch to train on: too little data")
         # a prepared scheduler steps once per process per optimiser step, hence the world size
         total = math.ceil(len(self.schedule) / tr.gradient_accumulation_steps) * acc.num_processes
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, self.seconds, tr))
@@ -137,7 +142,7 @@ class _Run:
         if self.report_to:
             acc.end_training()
         if not acc.is_main_process:
-            return TrainResult(self.name, self.out, metrics)
+            return TrainResult(self.name, self.out, metrics, main=False)
         data = data_record(r, self.parallel, self.labelled_stats, len(self.labelled), self.batches.word_stats,
                            self.word_sources, metrics["pairs"])
         entry = register_run(name=self.name, out=self.out, encoder=acc.unwrap_model(self.model).encoder,
@@ -170,7 +175,8 @@ class _Run:
             task = bar.add_task("train", total=n, completed=start, info="")
             try:
                 for step in range(start, n):
-                    batch = self.batches.collate(self.schedule[step], acc.device)
+                    batch = self.batches.collate(self.schedule[step], acc.device, self.part)
+                    rows = self.batches.size(self.schedule[step])  # of the global batch
                     if tuner is not None and (want := tuner.choose()) != threads:
                         torch.set_num_threads(want)
                         threads = want
@@ -191,12 +197,13 @@ class _Run:
                         self.optimizer.zero_grad(set_to_none=True)
                     if tuner is not None:
                         tuner.observe(threads, time.perf_counter() - t_step, batch["tokens"])
-                    self.pairs_seen += batch["n"] * acc.num_processes
-                    window_pairs += batch["n"] * acc.num_processes
-                    self.loss_window = [*self.loss_window, float(loss.detach())][-LOSS_WINDOW:]
-                    for k, v in parts.items():
-                        parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach())
-                    self.seconds = base_seconds + time.perf_counter() - t_run
+                    self.pairs_seen += rows
+                    window_pairs += rows
+                    loss_value, part_values, self.seconds = self._global_values(
+                        loss, parts, base_seconds + time.perf_counter() - t_run)
+                    self.loss_window = [*self.loss_window, loss_value][-LOSS_WINDOW:]
+                    for k, v in part_values.items():
+                        parts_sum[k] = parts_sum.get(k, 0.0) + v
                     done = completed = step + 1
                     if done % tr.log_every == 0 or done == n:
                         now = time.perf_counter()
@@ -227,6 +234,22 @@ class _Run:
                 "threads": tuner.summary() if tuner is not None else torch.get_num_threads()}
 
     # -- the loop's helpers -------------------------------------------------------------------------------
+    def _global_values(self, loss, parts: dict, seconds: float) -> tuple[float, dict[str, float], float]:
+        """The step's loss, its parts and the seconds of training, averaged over processes (one all-reduce).
+
+        The logged curve is the global batch's: contrastive parts are already global in every process, local
+        ones (MLM, MSE) become their mean. Every process then holds the same seconds, which the learning rate
+        (``training.max_minutes``) and the time-budget stop read: processes never disagree on either."""
+        if self.acc.num_processes == 1:
+            return float(loss.detach()), {k: float(v.detach()) for k, v in parts.items()}, seconds
+        import torch
+
+        keys = list(parts)
+        values = torch.stack([loss.detach().float(), *(parts[k].detach().float().to(loss.device) for k in keys),
+                              torch.tensor(seconds, dtype=torch.float32, device=loss.device)])
+        values = self.acc.reduce(values, reduction="mean").tolist()
+        return values[0], dict(zip(keys, values[1:-1])), values[-1]
+
     def _log_window(self, done: int, start: int, parts_sum: dict, rate: float, bar, task) -> None:
         """One JSONL line (and TensorBoard scalars) for the steps since the last line; the bar's text."""
         every = self.recipe.training.log_every
@@ -246,4 +269,5 @@ class _Run:
 
     def _save(self, step: int, reason: str) -> Path:
         return save_state(self.acc, self.out, step, {"reason": reason, "seconds": self.seconds, "pairs": self.pairs_seen,
-                                                     "recipe_sha256": self.info["sha256"], "loss_window": self.loss_window})
+                                                     "recipe_sha256": self.info["sha256"], "loss_window": self.loss_window,
+                                                     "processes": self.acc.num_processes})

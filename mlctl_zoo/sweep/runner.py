@@ -9,6 +9,12 @@ Layout of the output folder (self-contained: results only, never checkpoints)::
 A point's state goes ``training`` -> ``trained`` -> ``done`` (or ``failed``). Rerunning the same command
 skips ``done`` points, benches ``trained`` ones, and retrains a point left in ``training`` (interrupted)
 or ``failed``. Checkpoints go to ``--runs-dir`` (default ``runs/sweeps/<prefix>``).
+
+Shards (``--shard I/N``, ``select_points``) of one sweep may run at the same time, on one machine or many,
+into one output folder: each point's state is its own file, written atomically by the one shard that owns
+the point, and the two things all shards write, ``sweep.json`` and the report, are written under a file lock
+in the output folder (``points/.sweep.lock``), so no shard's command is lost and the last report built has read
+every point finished before it.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from mlctl_zoo.utils.provenance import code_commit, package_versions, utc_now
 logger = logging.getLogger(__name__)
 
 LIVE_REPORT_SECONDS = 60  # rebuild the report after a point at most this often (plots take a second or two)
+LOCK_FILE = ".sweep.lock"  # in DIR/points/: sweep.json updates and report builds, one shard at a time
 TrainFn = Callable[..., Any]
 BenchFn = Callable[..., dict]
 
@@ -162,10 +169,22 @@ def _check_folders(output: Path, runs_dir: Path) -> None:
                           "so the output folder holds results only")
 
 
+def _lock(output: Path) -> FileLock:
+    """The output folder's lock: shards sharing the folder (even with different --runs-dir) take turns."""
+    (output / POINTS_DIR).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(output / POINTS_DIR / LOCK_FILE))
+
+
+def _report(output: Path):
+    """Rebuild the report under the lock: states are read and the files written by one shard at a time, so
+    a report cannot overwrite a newer one with an older reading of the points."""
+    with _lock(output):
+        return build_report(output)
+
+
 def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) -> SweepSpec:
-    runs_dir = Path(spec.runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(runs_dir / ".sweep.lock")):  # shards of one sweep may start together
+    Path(spec.runs_dir).mkdir(parents=True, exist_ok=True)
+    with _lock(output):  # shards of one sweep may start together: read, merge and write sweep.json in turn
         path = output / SWEEP_FILE
         old = read_json(path) if path.is_file() else None
         if old is not None:
@@ -349,7 +368,7 @@ def run_sweep(
         if status == "skipped":
             log("  done already, skipped")
         elif time.monotonic() - last_report > LIVE_REPORT_SECONDS:
-            build_report(output)  # a live report while a long sweep runs
+            _report(output)  # a live report while a long sweep runs
             last_report = time.monotonic()
-    result.report = build_report(output)
+    result.report = _report(output)
     return result

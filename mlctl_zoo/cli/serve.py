@@ -17,11 +17,13 @@ def _opt(*names: str, env: str, help: str, **kw):
 def serve(
     models: Annotated[list[str] | None, typer.Argument(
         envvar="MLCTL_SERVE_MODEL", show_envvar=True, metavar="MODEL",
-        help="zoo names of the models to serve; requests that name no model go to the first")] = None,
+        help="zoo names of the models to serve (in the variable: separated by spaces); requests that "
+        "name no model go to the first")] = None,
     host: Annotated[str | None, _opt("--host", env="HOST", help="bind address (default: 127.0.0.1)")] = None,
     port: Annotated[int | None, _opt("--port", env="PORT", help="TCP port (default: 8080)")] = None,
     api_key: Annotated[str | None, _opt("--api-key", env="API_KEY",
-                                        help="require 'Authorization: Bearer KEY' (/health, /metrics stay open)")] = None,
+                                        help="require 'Authorization: Bearer KEY' (/health, /metrics and the page stay open; "
+                                        "the page asks for the key)")] = None,
     device: Annotated[str | None, _opt("--device", env="DEVICE", help="auto | cpu | cuda (default: auto)")] = None,
     backend: Annotated[str | None, _opt("--backend", env="BACKEND",
                                         help="onnx (the export recorded in the zoo) | torch (default: onnx)")] = None,
@@ -66,10 +68,12 @@ def serve(
                                             help="log every request (default: off)")] = None,
     registry: RegistryOpt = None,
 ) -> None:
-    """Serve the models' ONNX exports over HTTP: POST /v1/embeddings (OpenAI; its `model` field picks a model),
-    /embed, /similarity, / (text-embeddings-inference; /models/NAME/embed ... for a model other than the first),
-    /search (with --corpus); GET /health, /info, /metrics, /v1/models, and a try-it page at /.
-    A model with no export is exported first (--no-export-if-missing refuses)."""
+    """Serve zoo models' ONNX exports over HTTP. Several MODELs share one server: the OpenAI `model` field or
+    the /models/NAME/... routes pick one, and requests that name none go to the first.
+
+    POST /v1/embeddings (OpenAI), /, /embed, /similarity (text-embeddings-inference), /search (with --corpus);
+    GET /health, /info, /metrics, /v1/models, and a page to try the models at /. A model with no export is
+    exported first (--no-export-if-missing refuses)."""
     from mlctl_zoo.serving.model import prepare
     from mlctl_zoo.serving.server import serve as run_server
     from mlctl_zoo.serving.settings import load_settings

@@ -125,7 +125,10 @@ def load_settings(**given) -> ServeSettings:
     except ValidationError as e:
         parts = []
         for err in e.errors():
-            field = ".".join(str(x) for x in err["loc"]) or "settings"
-            env = f" ({ENV_PREFIX}{field.upper()})" if err["loc"] else ""
-            parts.append(f"{field}{env}: {err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a check across fields: its message names them
+                parts.append(msg)
+                continue
+            field = ".".join(str(x) for x in err["loc"])
+            parts.append(f"{field} ({ENV_PREFIX}{field.upper()}): {msg}")
         raise ConfigError("serve settings: " + "; ".join(parts)) from None

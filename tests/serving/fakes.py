@@ -75,6 +75,20 @@ def wait_ready(url: str, timeout: float = 60, proc=None) -> None:
     raise AssertionError(f"{url} not ready after {timeout}s")
 
 
+def stop_process(proc, timeout: float = 30) -> str:
+    """SIGTERM a server process (a Popen with text stdout), kill it if it lingers; its output."""
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.stdout.read()
+
+
 @contextlib.contextmanager
 def live_server(app, timeout: float = 20.0):
     """Run ``app`` under uvicorn in a thread on a free loopback port; yields the base URL."""

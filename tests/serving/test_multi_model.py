@@ -18,7 +18,7 @@ from mlctl_zoo.serving.app import create_app
 from mlctl_zoo.serving.settings import load_settings
 from mlctl_zoo.zoo.schema import BaseEntry, ExportRecord, ModelSource
 from mlctl_zoo.zoo.store import Zoo
-from tests.serving.fakes import free_port
+from tests.serving.fakes import free_port, stop_process
 from tests.serving.test_shutdown import REPO
 
 TEXTS = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte."]
@@ -123,6 +123,33 @@ def test_each_model_has_its_own_batcher(client):
     before = (bert.batches, xlmr.batches)
     client.post("/models/tiny-xlmr/embed", json={"inputs": "only the second model runs"})
     assert (bert.batches, xlmr.batches) == (before[0], before[1] + 1)
+
+
+def test_cli_serves_two_models_and_a_corpus(two_model_zoo, tmp_path):
+    """The real command: two names on the command line, --corpus, the page, then SIGTERM."""
+    import httpx
+
+    from tests.serving.fakes import wait_ready
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The cat sleeps.\nA dog barks.\nIt rains.\n", encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLCTL_SERVE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mlctl_zoo", "serve", "tiny-bert", "tiny-xlmr", "--registry",
+                             str(two_model_zoo.path), "--port", str(port), "--device", "cpu", "--corpus", str(corpus),
+                             "--no-export-if-missing", "--log-level", "warning"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ready(url, 120, proc)
+        assert [m["id"] for m in httpx.get(url + "/v1/models").json()["data"]] == ["tiny-bert", "tiny-xlmr"]
+        r = httpx.post(url + "/models/tiny-xlmr/search", json={"query": "It rains.", "top_k": 1})
+        assert r.headers["x-model"] == "tiny-xlmr" and r.json()["results"][0]["text"] == "It rains."
+        assert httpx.post(url + "/embed", json={"inputs": "x"}).headers["x-model"] == "tiny-bert"
+        assert "<script>" in httpx.get(url + "/").text
+    finally:
+        out = stop_process(proc)
+    assert "serving 'tiny-bert', 'tiny-xlmr'" in out and "Traceback" not in out
 
 
 def test_a_name_given_twice_is_refused():

@@ -4,7 +4,6 @@ model with no export is exported, then its recorded ONNX file is served."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.serving.settings import load_settings
 from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
 from mlctl_zoo.zoo.store import Zoo
-from tests.serving.fakes import free_port, wait_ready
+from tests.serving.fakes import free_port, stop_process, wait_ready
 from tests.serving.test_shutdown import REPO
 
 runner = CliRunner()
@@ -87,13 +86,7 @@ def test_serve_exports_then_serves_the_recorded_onnx_file(tiny_zoo):
                                    onnx.encode(texts, normalize=True), atol=1e-5)
         assert httpx.post(url + "/embed", json={"inputs": ["x"] * 6}, headers=auth).status_code == 413
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    out = proc.stdout.read()
+        out = stop_process(proc)
     assert "serving 'tiny-bert'" in out and "Traceback" not in out
 
 

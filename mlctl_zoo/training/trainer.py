@@ -41,7 +41,7 @@ from mlctl_zoo.training.state import restore_state, save_state
 from mlctl_zoo.training.threads import ThreadTuner
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
-from mlctl_zoo.zoo.store import Zoo
+from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
 LOG_FILE = "train_log.jsonl"
 LOSS_WINDOW = 50  # recent step losses kept for the logged mean and in saved states
@@ -84,6 +84,8 @@ def train_recipe(recipe_path: Path, overrides: list[str] | None = None, *, zoo: 
     if zoo.path.exists() and name in zoo:
         raise ZooError(f"'{name}' is already in the zoo {zoo.path}: pick another --name "
                        f"(or `mlctl-zoo zoo remove {name}`)")
+    if name in builtin_zoo():  # every zoo knows the shipped base models by name: a trained model must not shadow one
+        raise ZooError(f"'{name}' is already in the zoo as a base model shipped with mlctl-zoo: pick another --name")
     out_dir = Path(output) if output is not None else Path(recipe.output.dir or Path("runs") / name)
     state = latest_state(out_dir) if resume else None
     if resume and state is None:

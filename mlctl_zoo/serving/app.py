@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from mlctl_zoo import __version__
-from mlctl_zoo.errors import MlctlError
+from mlctl_zoo.errors import ConfigError, MlctlError
 from mlctl_zoo.models.encoder import Encoder, l2_normalize
 from mlctl_zoo.serving.batching import BatcherClosed, DynamicBatcher, EncodeFailed, Overloaded
 from mlctl_zoo.serving.corpus import read_corpus, top_k
@@ -41,6 +41,7 @@ from mlctl_zoo.serving.model import (
     clone_encoder,
     load_served_model,
     onnx_file_bytes,
+    preload_runtime,
     wrap_encoder,
 )
 from mlctl_zoo.serving.schemas import (
@@ -451,7 +452,7 @@ def _names_and_encoders(settings: ServeSettings, encoder) -> tuple[list[str], di
     if encoder is None:
         names = settings.model_names
         if not names:
-            raise MlctlError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
+            raise ConfigError("no model to serve: give MODEL (a zoo name) or set MLCTL_SERVE_MODEL")
         return names, {}
     if isinstance(encoder, dict):
         given = {n: wrap_encoder(e, n, settings.max_input_tokens) for n, e in encoder.items()}
@@ -461,7 +462,7 @@ def _names_and_encoders(settings: ServeSettings, encoder) -> tuple[list[str], di
             w = wrap_encoder(e, None, settings.max_input_tokens)
             given[w.name] = w
         if len(given) != len(encoder):
-            raise MlctlError("two injected encoders have the same name; pass a dict {name: encoder}")
+            raise ConfigError("two injected encoders have the same name; pass a dict {name: encoder}")
     else:
         name = settings.model or encoder.name
         given = {name: wrap_encoder(encoder, name, settings.max_input_tokens)}
@@ -492,6 +493,7 @@ def create_app(
     load = loader or load_served_model
 
     def _load_one(name: str) -> tuple[ServedModel, int | None]:
+        preload_runtime(settings.backend)
         before = _rss_bytes()
         served = load(settings.for_model(name))
         after = _rss_bytes()

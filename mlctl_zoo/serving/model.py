@@ -242,6 +242,18 @@ def _export_record(resolved: ResolvedModel, encoder) -> dict | None:
     return None
 
 
+def preload_runtime(backend: str) -> None:
+    """Import the inference library now, so the memory a model's load adds (``/info``'s ``rss_delta_bytes``)
+    does not include the library itself for the first model."""
+    try:
+        if backend == "onnx":
+            import onnxruntime  # noqa: F401
+        elif backend == "torch":
+            import torch  # noqa: F401
+    except ImportError:  # the load itself reports a missing library, with its own message
+        pass
+
+
 def load_served_model(settings, zoo=None) -> ServedModel:
     """Resolve, export if needed, load and warm up the model named in ``settings``."""
     zoo = zoo if zoo is not None else Zoo()

@@ -523,6 +523,7 @@ def create_app(
         loading = None
         if given:
             for name, served in given.items():
+                served.info.setdefault("memory", _memory(served, None))  # not measured: loaded by the caller
                 if state.corpus:
                     await asyncio.to_thread(state.slots[name].embed_corpus, served)
                 state.slots[name].start_serving(served)

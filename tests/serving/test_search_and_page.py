@@ -47,6 +47,7 @@ def test_search_ranks_the_corpus_by_cosine(corpus_file):
         assert c.post("/search", json={"query": ""}).json()["error_type"] == "empty_input"
         info = c.get("/info").json()
         assert info["corpus_sentences"] == 5 and info["models"][1]["corpus"] == {"sentences": 5, "bytes": 5 * 8 * 4}
+        assert info["models"][0]["memory"]["rss_delta_bytes"] is None  # an encoder passed in is not measured
 
 
 def test_search_without_a_corpus_says_how_to_get_one(fake_encoder):

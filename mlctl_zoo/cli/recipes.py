@@ -39,7 +39,7 @@ def list_recipes(
         try:
             r, info = load_recipe(path)
             rows.append({"path": str(path), "ok": True, "model": r.model.name, "loss": r.objective.loss,
-                         "levels": r.objective.levels, "output": r.output.name, "sha256": info["sha256"],
+                         "levels": r.objective.levels, "output": r.output.name, "sha256": info.sha256,
                          "description": r.description})
         except MlctlError as e:
             rows.append({"path": str(path), "ok": False, "error": str(e)})
@@ -68,16 +68,16 @@ def show(
 
     from mlctl_zoo.config.loader import load_recipe
 
-    recipe, info = load_recipe(path, overrides)
+    _, info = load_recipe(path, overrides)
     if json_out:
-        print_json({"path": str(path), "sha256": info["sha256"], "files": info["files"],
-                    "recipe": info["resolved"]})
+        print_json({"path": str(path), "sha256": info.sha256, "files": info.files,
+                    "recipe": info.resolved})
         return
     buf = io.StringIO()
     y = YAML()
     y.default_flow_style = False
-    y.dump(info["resolved"], buf)
-    console.print(f"# {path} (sha256 {info['sha256'][:12]}, from {len(info['files'])} file(s))", markup=False)
+    y.dump(info.resolved, buf)
+    console.print(f"# {path} (sha256 {info.sha256[:12]}, from {len(info.files)} file(s))", markup=False)
     console.print(buf.getvalue(), markup=False, highlight=False)
 
 
@@ -95,7 +95,7 @@ def validate(
     for p in paths:
         try:
             _, info = load_recipe(p, overrides)
-            results.append({"path": str(p), "ok": True, "sha256": info["sha256"]})
+            results.append({"path": str(p), "ok": True, "sha256": info.sha256})
         except MlctlError as e:
             results.append({"path": str(p), "ok": False, "error": str(e)})
     bad = [r for r in results if not r["ok"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,23 +128,25 @@ def validate_model(model: type[BaseModel], data: dict, source: str) -> BaseModel
         raise ConfigError(format_validation_error(source, e)) from None
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None):
-    """Load, inherit, override and validate a recipe.
+@dataclass(frozen=True)
+class RecipeInfo:
+    """Where a loaded recipe came from: what training records as its lineage and what a resume checks."""
 
-    Returns ``(recipe, info)`` where ``info`` holds the files read and the hash of the resolved recipe
-    (the hash identifies what was trained, whatever the file layout).
-    """
+    path: str  # the file named on the command line
+    files: list[str]  # every file read, the named one first, then its ``base:`` chain
+    sha256: str  # hash of the resolved recipe: identifies what was trained, whatever the file layout
+    overrides: list[str]  # the ``--set key.path=value`` strings applied
+    resolved: dict[str, Any]  # the validated recipe with every default filled in, as JSON
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, RecipeInfo]:
+    """Load, inherit, override and validate a recipe: ``(recipe, info)``."""
     data, files = resolve_inheritance(path)
     data = deep_merge(data, parse_overrides(overrides))
     recipe = validate_model(Recipe, data, str(path))
     resolved = recipe.model_dump(mode="json")
-    return recipe, {
-        "path": str(path),
-        "files": [str(f) for f in files],
-        "sha256": recipe_hash(resolved),
-        "overrides": list(overrides or []),
-        "resolved": resolved,
-    }
+    return recipe, RecipeInfo(path=str(path), files=[str(f) for f in files], sha256=recipe_hash(resolved),
+                              overrides=list(overrides or []), resolved=resolved)
 
 
 def recipe_hash(resolved: dict) -> str:

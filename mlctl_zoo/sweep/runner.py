@@ -30,7 +30,7 @@ from typing import Any
 from filelock import FileLock
 
 from mlctl_zoo.benchmarks.runner import run_benchmarks
-from mlctl_zoo.config.loader import load_recipe, validate_model
+from mlctl_zoo.config.loader import RecipeInfo, load_recipe, validate_model
 from mlctl_zoo.errors import ConfigError, MlctlError
 from mlctl_zoo.sweep.report import build_report
 from mlctl_zoo.sweep.results import POINT_FILE, POINTS_DIR, SWEEP_FILE, read_json
@@ -100,7 +100,7 @@ def make_spec(
     runs_dir: str | Path | None = None,
     baseline: bool = True,
     seed_data: bool = False,
-) -> tuple[SweepSpec, dict]:
+) -> tuple[SweepSpec, RecipeInfo]:
     """Validate the sweep against its recipe (every point's overrides are checked before any training).
 
     Returns the spec and the base recipe's ``info`` from ``load_recipe``.
@@ -182,7 +182,7 @@ def _report(output: Path):
         return build_report(output)
 
 
-def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) -> SweepSpec:
+def _write_meta(output: Path, spec: SweepSpec, info: RecipeInfo, command: str | None) -> SweepSpec:
     Path(spec.runs_dir).mkdir(parents=True, exist_ok=True)
     with _lock(output):  # shards of one sweep may start together: read, merge and write sweep.json in turn
         path = output / SWEEP_FILE
@@ -192,8 +192,8 @@ def _write_meta(output: Path, spec: SweepSpec, info: dict, command: str | None) 
         meta = {
             "spec": spec.model_dump(mode="json"),
             "plan": [p.id for p in plan_points(spec)],
-            "recipe_sha256": info["sha256"],
-            "recipe_files": [_portable(f) for f in info["files"]],
+            "recipe_sha256": info.sha256,
+            "recipe_files": [_portable(f) for f in info.files],
             "commands": [*(old or {}).get("commands", []), *([{"command": command, "at": utc_now(), "commit": code_commit()}] if command else [])],
             "created": (old or {}).get("created", utc_now()),
             "updated": utc_now(),
@@ -247,7 +247,7 @@ def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:
 def run_point(point: Point, spec: SweepSpec, output: Path, *, zoo, data_dir: Path | None, train_fn: TrainFn,
               bench_fn: BenchFn, progress: bool, log: Callable[[str], None], train_progress: bool | None = None) -> str:
     """Bring one point to ``done``; returns ``skipped`` or ``done``. Raises on failure (state: failed)."""
-    sha = load_recipe(spec.recipe, point.overrides)[1]["sha256"]
+    sha = load_recipe(spec.recipe, point.overrides)[1].sha256
     path = _state_path(output, point.id)
     state = read_json(path) if path.is_file() else None
     if state is not None and state.get("recipe_sha256") not in (None, sha):
@@ -316,7 +316,7 @@ def run_baseline(spec: SweepSpec, output: Path, *, zoo, data_dir, bench_fn: Benc
 
 def run_sweep(
     spec: SweepSpec,
-    info: dict,
+    info: RecipeInfo,
     output: str | Path,
     *,
     zoo,

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mlctl_zoo.config.loader import RecipeInfo
 from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.training.checkpoint import STATE_DIR, model_card, save_model, write_card
 from mlctl_zoo.utils.files import hash_tree
@@ -45,7 +46,7 @@ def _max_seq_length(resolved, tokenizer) -> int:
     return max_seq
 
 
-def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: Recipe, info: dict, zoo: Zoo,
+def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: Recipe, info: RecipeInfo, zoo: Zoo,
                  data: dict[str, Any], metrics: dict[str, Any]) -> TrainedEntry:
     """Save the model and its card into ``out``, drop the resumable states, and add the entry to ``zoo``."""
     r = recipe
@@ -56,8 +57,8 @@ def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: 
     base_model, base_name = base_record(resolved, zoo)
     dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
     languages = sorted(set(r.data.languages) | set(data.get("pairs_per_lang", {})))
-    card = model_card(name=name, base=base_name or resolved.location, recipe_path=str(info["path"]),
-                      recipe_sha=info["sha256"], recipe=info["resolved"], data=data, metrics=metrics,
+    card = model_card(name=name, base=base_name or resolved.location, recipe_path=info.path,
+                      recipe_sha=info.sha256, recipe=info.resolved, data=data, metrics=metrics,
                       pooling=r.objective.pooling, normalize=normalize, dim=dim, languages=languages,
                       versions=versions)
     write_card(out, card)
@@ -65,8 +66,8 @@ def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: 
     entry = TrainedEntry(
         name=name, description=r.description, pooling=r.objective.pooling, normalize=normalize,
         embedding_dim=dim, languages=languages, base_model=base_model, base_name=base_name,
-        recipe={"path": str(info["path"]), "sha256": info["sha256"], "overrides": info["overrides"],
-                "files": info["files"]},
+        recipe={"path": info.path, "sha256": info.sha256, "overrides": info.overrides,
+                "files": info.files},
         data=data, seed=r.training.seed, checkpoint=checkpoint_record(zoo, out.resolve()), created=utc_now(),
         versions=versions, training=metrics,
     )

@@ -22,16 +22,40 @@ from rich.progress import (
 )
 
 from mlctl_zoo.config.recipe import Recipe, TrainingSpec
-from mlctl_zoo.errors import ConfigError, DataError, ModelError
+from mlctl_zoo.errors import ConfigError, DataError, MlctlError, ModelError, ZooError
 from mlctl_zoo.models.loading import load_config, load_encoder, load_tokenizer
 from mlctl_zoo.models.pooling import check_pooling
 from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.training.checkpoint import STATE_DIR, latest_state
 from mlctl_zoo.training.data import resolve_local
 from mlctl_zoo.training.wordpairs import Dictionary
-from mlctl_zoo.zoo.store import Zoo
+from mlctl_zoo.utils.names import validate_name
+from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
 T5_TYPES = {"t5", "mt5", "umt5"}
 ARCHITECTURES = {"bert": {"bert"}, "xlm-roberta": {"xlm-roberta"}, "t5": T5_TYPES}
+
+
+def check_run(recipe: Recipe, zoo: Zoo, name: str | None, output: Path | None, resume: bool,
+              report_to: str | None) -> tuple[str, Path, Path | None]:
+    """The run's zoo name, output folder and the state to resume from, or the one-line reason it cannot start:
+    a name already in the zoo or shipped, an output folder that is not empty (or holds no state to resume)."""
+    name = validate_name(name or recipe.output.name)
+    if zoo.path.exists() and name in zoo:
+        raise ZooError(f"'{name}' is already in the zoo {zoo.path}: pick another --name "
+                       f"(or `mlctl-zoo zoo remove {name}`)")
+    if name in builtin_zoo():  # every zoo knows the shipped base models by name: a trained model must not shadow one
+        raise ZooError(f"'{name}' is already in the zoo as a base model shipped with mlctl-zoo: pick another --name")
+    out_dir = Path(output) if output is not None else Path(recipe.output.dir or Path("runs") / name)
+    state = latest_state(out_dir) if resume else None
+    if resume and state is None:
+        raise MlctlError(f"--resume: no saved training state in {out_dir / STATE_DIR} (nothing to resume)")
+    if not resume and out_dir.exists() and any(out_dir.iterdir()):
+        hint = " (it holds a saved training state: add --resume)" if latest_state(out_dir) else ""
+        raise MlctlError(f"output folder {out_dir} is not empty{hint}; pick another --output")
+    if report_to not in (None, "tensorboard"):
+        raise ConfigError(f"--report-to {report_to!r}: only 'tensorboard' is supported")
+    return name, out_dir, state
 
 
 def load_model(recipe: Recipe, zoo: Zoo):

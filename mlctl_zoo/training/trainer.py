@@ -28,20 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from mlctl_zoo.config.loader import load_recipe
+from mlctl_zoo.config.loader import RecipeInfo, load_recipe
 from mlctl_zoo.config.recipe import Recipe
-from mlctl_zoo.errors import ConfigError, DataError, MlctlError, ZooError
+from mlctl_zoo.errors import DataError, MlctlError
 from mlctl_zoo.training import setup
 from mlctl_zoo.training.batches import build_batches
-from mlctl_zoo.training.checkpoint import STATE_DIR, latest_state
 from mlctl_zoo.training.data import load_labelled, load_parallel
+from mlctl_zoo.training.processes import global_values
 from mlctl_zoo.training.registration import data_record, register_run
 from mlctl_zoo.training.schedule import lr_factor, plan_schedule
 from mlctl_zoo.training.state import restore_state, save_state
 from mlctl_zoo.training.threads import ThreadTuner
-from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
-from mlctl_zoo.zoo.store import Zoo, builtin_zoo
+from mlctl_zoo.zoo.store import Zoo
 
 LOG_FILE = "train_log.jsonl"
 LOSS_WINDOW = 50  # recent step losses kept for the logged mean and in saved states
@@ -80,26 +79,12 @@ def train_recipe(recipe_path: Path, overrides: list[str] | None = None, *, zoo: 
     also writes TensorBoard events (under ``<output>/tensorboard``).
     """
     recipe, info = load_recipe(recipe_path, overrides)
-    name = validate_name(name or recipe.output.name)
-    if zoo.path.exists() and name in zoo:
-        raise ZooError(f"'{name}' is already in the zoo {zoo.path}: pick another --name "
-                       f"(or `mlctl-zoo zoo remove {name}`)")
-    if name in builtin_zoo():  # every zoo knows the shipped base models by name: a trained model must not shadow one
-        raise ZooError(f"'{name}' is already in the zoo as a base model shipped with mlctl-zoo: pick another --name")
-    out_dir = Path(output) if output is not None else Path(recipe.output.dir or Path("runs") / name)
-    state = latest_state(out_dir) if resume else None
-    if resume and state is None:
-        raise MlctlError(f"--resume: no saved training state in {out_dir / STATE_DIR} (nothing to resume)")
-    if not resume and out_dir.exists() and any(out_dir.iterdir()):
-        hint = " (it holds a saved training state: add --resume)" if latest_state(out_dir) else ""
-        raise MlctlError(f"output folder {out_dir} is not empty{hint}; pick another --output")
-    if report_to not in (None, "tensorboard"):
-        raise ConfigError(f"--report-to {report_to!r}: only 'tensorboard' is supported")
+    name, out_dir, state = setup.check_run(recipe, zoo, name, output, resume, report_to)
     return _Run(recipe, info, name, out_dir, resolve_data_dir(data_dir), zoo, state, progress, report_to).run()
 
 
 class _Run:
-    def __init__(self, recipe: Recipe, info: dict, name: str, out_dir: Path, ddir: Path | None, zoo: Zoo,
+    def __init__(self, recipe: Recipe, info: RecipeInfo, name: str, out_dir: Path, ddir: Path | None, zoo: Zoo,
                  state, progress: bool, report_to: str | None) -> None:
         self.recipe, self.info, self.name, self.out, self.ddir, self.zoo = recipe, info, name, out_dir, ddir, zoo
         self.state, self.show_progress, self.report_to = state, progress, report_to
@@ -131,7 +116,7 @@ class _Run:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, self.seconds, tr))
         self.model, self.optimizer, self.scheduler = acc.prepare(module, optimizer, scheduler)
         if self.report_to:
-            setup.start_trackers(acc, self.name, self.info["resolved"])
+            setup.start_trackers(acc, self.name, self.info.resolved)
         # 3. train; training.threads changes a process-wide setting: give the caller back its own
         threads_before = torch.get_num_threads()
         try:
@@ -158,7 +143,7 @@ class _Run:
         acc, tr, start = self.acc, self.recipe.training, 0
         accum, n = tr.gradient_accumulation_steps, len(self.schedule)
         if self.state:  # resume: weights, optimiser, scheduler and RNG states, and the run's counters
-            saved = restore_state(acc, self.state, self.info["sha256"])
+            saved = restore_state(acc, self.state, self.info.sha256)
             start, self.seconds = int(saved["step"]), float(saved.get("seconds", 0.0))
             self.pairs_seen, self.loss_window = int(saved.get("pairs", 0)), list(saved.get("loss_window", []))
         self.out.mkdir(parents=True, exist_ok=True)
@@ -201,8 +186,8 @@ class _Run:
                         tuner.observe(threads, time.perf_counter() - t_step, batch["tokens"])
                     self.pairs_seen += rows
                     window_pairs += rows
-                    loss_value, part_values, self.seconds = self._global_values(
-                        loss, parts, base_seconds + time.perf_counter() - t_run)
+                    loss_value, part_values, self.seconds = global_values(
+                        acc, loss, parts, base_seconds + time.perf_counter() - t_run)
                     self.loss_window = [*self.loss_window, loss_value][-LOSS_WINDOW:]
                     for k, v in part_values.items():
                         parts_sum[k] = parts_sum.get(k, 0.0) + v
@@ -236,22 +221,6 @@ class _Run:
                 "threads": tuner.summary() if tuner is not None else torch.get_num_threads()}
 
     # -- the loop's helpers -------------------------------------------------------------------------------
-    def _global_values(self, loss, parts: dict, seconds: float) -> tuple[float, dict[str, float], float]:
-        """The step's loss, its parts and the seconds of training, averaged over processes (one all-reduce).
-
-        The logged curve is the global batch's: contrastive parts are already global in every process, local
-        ones (MLM, MSE) become their mean. Every process then holds the same seconds, which the learning rate
-        (``training.max_minutes``) and the time-budget stop read: processes never disagree on either."""
-        if self.acc.num_processes == 1:
-            return float(loss.detach()), {k: float(v.detach()) for k, v in parts.items()}, seconds
-        import torch
-
-        keys = list(parts)
-        values = torch.stack([loss.detach().float(), *(parts[k].detach().float().to(loss.device) for k in keys),
-                              torch.tensor(seconds, dtype=torch.float32, device=loss.device)])
-        values = self.acc.reduce(values, reduction="mean").tolist()
-        return values[0], dict(zip(keys, values[1:-1])), values[-1]
-
     def _log_window(self, done: int, start: int, parts_sum: dict, rate: float, bar, task) -> None:
         """One JSONL line (and TensorBoard scalars) for the steps since the last line; the bar's text."""
         every = self.recipe.training.log_every
@@ -271,5 +240,5 @@ class _Run:
 
     def _save(self, step: int, reason: str) -> Path:
         return save_state(self.acc, self.out, step, {"reason": reason, "seconds": self.seconds, "pairs": self.pairs_seen,
-                                                     "recipe_sha256": self.info["sha256"], "loss_window": self.loss_window,
+                                                     "recipe_sha256": self.info.sha256, "loss_window": self.loss_window,
                                                      "processes": self.acc.num_processes})

@@ -24,7 +24,7 @@ def test_recipes_are_shipped():
 def test_every_shipped_recipe_validates(path):
     recipe, info = load_recipe(path)
     assert recipe.output.name
-    assert len(info["sha256"]) == 64
+    assert len(info.sha256) == 64
 
 
 def test_paper_ablation_rows_differ_only_in_objective():
@@ -63,7 +63,7 @@ def test_inheritance_is_relative_to_including_file_and_merges(tmp_path):
     assert recipe.training.lr == 1e-5
     assert recipe.training.batch_size == 32  # inherited, merged key by key
     assert recipe.output.name == "child"
-    assert len(info["files"]) == 2
+    assert len(info.files) == 2
 
 
 def test_overrides_parse_yaml_values(tmp_path):
@@ -72,8 +72,8 @@ def test_overrides_parse_yaml_values(tmp_path):
     assert recipe.training.lr == 2e-6
     assert recipe.objective.levels == ["sentence", "word"]
     assert recipe.data.max_pairs == 100
-    base_hash = load_recipe(path)[1]["sha256"]
-    assert info["sha256"] != base_hash
+    base_hash = load_recipe(path)[1].sha256
+    assert info.sha256 != base_hash
 
 
 def test_error_names_file_and_field(tmp_path):

@@ -66,7 +66,7 @@ class FakeTrainer:
         out.mkdir(parents=True, exist_ok=True)
         (out / "partial.bin").unlink(missing_ok=True)
         (out / "config.json").write_text("{}")
-        zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info["sha256"]),
+        zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info.sha256),
                                            trained=recipe)
         return SimpleNamespace(name=name, checkpoint=Path(output), metrics={
             "loss": 1.0 / recipe.data.max_pairs, "pairs": recipe.data.max_pairs // 32 * 32,  # whole batches

@@ -190,7 +190,7 @@ def test_point_trained_elsewhere_is_adopted_not_retrained(tmp_path, fakes):
     spec, info = make_spec(RECIPE, pairs=[1000], runs_dir=tmp_path / "runs", baseline=False)
     (point,) = __import__("mlctl_zoo.sweep.spec", fromlist=["plan_points"]).plan_points(spec)
     recipe, rinfo = load_recipe(RECIPE, point.overrides)
-    zoo.models[point.name] = SimpleNamespace(recipe=SimpleNamespace(sha256=rinfo["sha256"]), trained=recipe)
+    zoo.models[point.name] = SimpleNamespace(recipe=SimpleNamespace(sha256=rinfo.sha256), trained=recipe)
     res = run_sweep(spec, info, tmp_path / "out", zoo=zoo, train_fn=train, bench_fn=bench, log=lambda m: None)
     assert not train.calls and res.done == [point.id] and res.report.points_done == 1
     state = json.loads((tmp_path / "out/points" / point.id / "point.json").read_text())

@@ -56,7 +56,7 @@ from mlctl_zoo.serving.schemas import (
     parse_body,
 )
 from mlctl_zoo.serving.settings import ServeSettings
-from mlctl_zoo.serving.ui import ui_page
+from mlctl_zoo.serving.ui import CONTENT_SECURITY_POLICY, ui_page
 
 log = logging.getLogger("uvicorn.error")
 
@@ -686,7 +686,8 @@ def create_app(
         @app.get("/ui", summary="A page to try the models (similarity heatmap, corpus search)")
         async def ui():
             return Response(page, media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                                     "Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
     # ---- about -----------------------------------------------------------------------------------
     @app.get("/v1/models", summary="The served models (OpenAI list) with their lineage")

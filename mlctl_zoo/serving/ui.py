@@ -9,6 +9,9 @@ Every failure (refused key, slow or failed request, server gone) is shown as tex
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 PAGE = r"""<!doctype html>
 <html lang="en">
 <head>
@@ -58,6 +61,7 @@ PAGE = r"""<!doctype html>
   .bar { height: 10px; background: #e7ebf3; border-radius: 5px; overflow: hidden; }
   .bar span { display: block; height: 100%; background: var(--accent); }
   #key-panel { border-color: #e3b341; background: #fffaf0; }
+  #top-k { width: 70px; }
 </style>
 </head>
 <body>
@@ -100,7 +104,7 @@ Stock markets fell sharply this morning.</textarea>
     <p class="hint" id="corpus-hint">The nearest sentences of the server's corpus to a query in any language.</p>
     <form id="search-form" class="row">
       <input type="text" id="query" placeholder="a sentence in any language" aria-label="query">
-      <label>top <input type="number" id="top-k" value="5" min="1" max="100" style="width:70px"></label>
+      <label>top <input type="number" id="top-k" value="5" min="1" max="100"></label>
       <button type="submit" id="search-btn">Search</button>
     </form>
     <div id="search-error" class="error" role="alert"></div>
@@ -326,6 +330,19 @@ start();
 </body>
 </html>
 """
+
+
+def _sha256_of(tag: str) -> str:
+    body = PAGE.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+# The page may run its own script and style only (named by hash) and talk only to its own server, so markup
+# that slipped in (a sentence rendered as HTML by mistake) could neither run code nor send data elsewhere.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; script-src {_sha256_of('script')}; style-src {_sha256_of('style')}; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def ui_page() -> bytes:

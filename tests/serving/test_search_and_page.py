@@ -87,6 +87,8 @@ def test_page_is_served_self_contained_and_can_be_turned_off(fake_encoder):
             assert "<script" in page and "<style" in page
             for fetches in ("src=", "href=", "@import", "url(", "http://", "https://"):
                 assert fetches not in page, fetches  # nothing loaded from elsewhere
+            csp = r.headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "script-src 'sha256-" in csp and "connect-src 'self'" in csp
         assert c.post("/", json={"inputs": "x"}).status_code == 401  # POST / is the API: key required
     with TestClient(create_app(make_settings(ui=False), fake_encoder)) as c:
         assert c.get("/ui").status_code == 404 and c.get("/").status_code == 405  # POST / stays

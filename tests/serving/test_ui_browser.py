@@ -94,6 +94,8 @@ def test_heatmap_and_cross_lingual_search_with_minilm(page, minilm, shared_data,
         page.get(url + "/")
         _wait(page, lambda d: _status(d).startswith("ready"), "the page to connect")
         assert "2 models" in _status(page) and f"corpus of {len(corpus)}" in _status(page)
+        # the page's own style ran under its Content-Security-Policy (its script did: the status is set)
+        assert page.find_element("id", "compare").value_of_css_property("background-color") == "rgba(47, 91, 211, 1)"
         options = [o.get_attribute("value") for o in page.find_elements("css selector", "#models option")]
         assert options == [MINILM, "fake-16"]
 

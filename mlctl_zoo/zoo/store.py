@@ -174,17 +174,20 @@ class Zoo:
     def __contains__(self, name: str) -> bool:
         return name in self._load_doc()["models"]
 
-    def _require(self, models: CommentedMap, name: str, *, adopt: bool = True) -> None:
+    def _require(self, models: CommentedMap, name: str, *, adopt: bool = True, suggest_shipped: bool = True) -> None:
         """UnknownNameError (with "did you mean") unless ``name`` is in ``models``. With ``adopt``, a shipped base
         model not in this zoo yet is copied in first (what is written about it then has an entry to live in)."""
         if name in models:
             return
-        if adopt and self.path.resolve() != BUILTIN_PATH.resolve():
-            shipped = builtin_zoo()
-            if name in shipped:
-                models[name] = self.entry_to_yaml(shipped.get(name).model_copy(update={"created": utc_now()}))
-                return
-        raise UnknownNameError(unknown_name_message("zoo model", name, models.keys()) + f" in {self.path}")
+        builtin = self.path.resolve() == BUILTIN_PATH.resolve()
+        shipped = builtin_zoo() if not builtin else None
+        if adopt and shipped is not None and name in shipped:
+            models[name] = self.entry_to_yaml(shipped.get(name).model_copy(update={"created": utc_now()}))
+            return
+        also = shipped is not None and suggest_shipped  # "did you mean" offers the shipped names too
+        known = [*models.keys(), *(n for n in (shipped.names() if also else []) if n not in models)]
+        raise UnknownNameError(unknown_name_message("zoo model", name, known) + f" in {self.path}"
+                               + (" or shipped with mlctl-zoo" if also else ""))
 
     def get(self, name: str):
         """The entry ``name``: this zoo's, else the shipped base model of that name (``builtin_zoo``)."""
@@ -248,7 +251,7 @@ class Zoo:
     def remove(self, name: str):
         """Remove an entry and return it (validated) so the caller can delete its files."""
         with self.transaction() as models:
-            self._require(models, name, adopt=False)
+            self._require(models, name, adopt=False, suggest_shipped=False)
             entry = self._validate(name, models[name], models)
             del models[name]
         return entry

@@ -174,3 +174,16 @@ def test_results_and_exports_sections_are_written(tmp_path):
     e = zoo.get("m")
     assert e.results["tatoeba@0123456789"]["scores"]["de"] == 12.5
     assert e.exports[0].opset == 17
+
+
+def test_an_unknown_name_suggests_the_shipped_models_too(tmp_path):
+    """A new zoo lists nothing of its own, but a typo of a shipped model still gets its "did you mean"."""
+    from mlctl_zoo.errors import UnknownNameError
+
+    zoo = Zoo(tmp_path / "registry.yaml")
+    zoo.add(_entry("mine"))
+    with pytest.raises(UnknownNameError, match=r"did you mean 'all-minilm-l6-v2'\?.*shipped with mlctl-zoo"):
+        zoo.get("all-minilm-l6-v3")
+    with pytest.raises(UnknownNameError) as e:  # remove offers only what the file holds
+        zoo.remove("mbert")
+    assert "mine" in str(e.value) and "all-minilm" not in str(e.value)

@@ -1,4 +1,6 @@
-"""Server settings: every field is an option of ``mlctl-zoo serve`` and an ``MLCTL_SERVE_*`` variable.
+"""Server settings: every field is an option of ``mlctl-zoo serve`` and an ``MLCTL_SERVE_*`` variable, and this
+is their one definition: ``cli/serve.py`` builds each option (name, type, help with the default) from a field;
+``json_schema_extra={"cli": "--flag"}`` names an option that is not the field's name.
 
 Precedence: explicit arguments (the CLI passes only the options a user typed) > environment > defaults.
 Defaults suit a small machine under ordinary load: at least 64 requests queue before a 429.
@@ -28,7 +30,8 @@ class ServeSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 exposes the server to the network")
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port (0 picks a free one)")
     api_key: SecretStr | None = Field(
-        default=None, description="require `Authorization: Bearer KEY` (except /health and /metrics)"
+        default=None, description="require `Authorization: Bearer KEY` (/health, /metrics and the page stay open; the "
+        "page asks for the key)"
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: CUDA provider when a GPU is usable, else CPU"
@@ -76,8 +79,10 @@ class ServeSettings(BaseSettings):
     batch_wait_ms: float = Field(
         default=0.0, ge=0, le=1000, description="wait this long for more requests before a batch starts"
     )
-    graceful_timeout_s: float = Field(default=30.0, ge=0, description="on SIGTERM, wait this long for in-flight")
-    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    graceful_timeout_s: float = Field(default=30.0, ge=0, description="seconds in-flight requests get on SIGTERM",
+                                      json_schema_extra={"cli": "--graceful-timeout"})
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info",
+                                                                              description="uvicorn log level")
     access_log: bool = Field(default=False, description="log every request (costs throughput)")
 
     @model_validator(mode="after")

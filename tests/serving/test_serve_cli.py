@@ -110,3 +110,34 @@ def test_backend_torch_and_export_choice(tiny_zoo):
     np.testing.assert_allclose(served.encoder.encode(texts, normalize=False), reference, atol=1e-4)
     with pytest.raises(ModelError, match=r"not an export recorded .*fp32"):
         load_served_model(load_settings(model="tiny-bert", export="int8-O2", device="cpu"), zoo)
+
+
+def test_every_setting_is_an_option_and_an_env_var_from_one_definition(tiny_zoo, monkeypatch):
+    """serve's options are built from ServeSettings' fields: each has its option, its MLCTL_SERVE_* variable and
+    its default in --help, and a value typed on the command line reaches the settings the server gets."""
+    import mlctl_zoo.serving.model as model_mod
+    import mlctl_zoo.serving.server as server_mod
+    from mlctl_zoo.cli.serve import ARGUMENT_FIELDS
+    from mlctl_zoo.serving.settings import ServeSettings
+
+    help_text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "300"}).stdout
+    for name, field in ServeSettings.model_fields.items():
+        if name in ARGUMENT_FIELDS:
+            continue
+        flag = (field.json_schema_extra or {}).get("cli") or "--" + name.replace("_", "-")
+        assert flag in help_text and f"MLCTL_SERVE_{name.upper()}" in help_text, name
+        if field.default is not None and not isinstance(field.default, bool):
+            assert f"(default: {field.default})" in help_text, name
+    assert "no --json" in help_text
+    got = {}
+    monkeypatch.setattr(model_mod, "prepare", lambda settings, zoo: None)
+    monkeypatch.setattr(server_mod, "serve", lambda settings, zoo=None: got.setdefault("s", settings))
+    r = runner.invoke(app, ["serve", "tiny-bert", "other", "--registry", str(tiny_zoo), "--graceful-timeout", "5",
+                            "--device", "cpu", "--no-ui", "--log-level", "warning", "--max-batch-size", "8"])
+    assert r.exit_code == 0, r.output
+    s = got["s"]
+    assert (s.model_names, s.graceful_timeout_s, s.device, s.ui, s.log_level, s.max_batch_size) == \
+        (["tiny-bert", "other"], 5.0, "cpu", False, "warning", 8)
+    assert s.port == ServeSettings.model_fields["port"].default  # untyped options keep the settings' default
+    r = runner.invoke(app, ["serve", "tiny-bert", "--registry", str(tiny_zoo), "--device", "tpu"])
+    assert r.exit_code == 2 and "tpu" in r.output

@@ -63,13 +63,16 @@ def finetuned_scores(model: str, zoo, langs: list[str], eval_examples: int, data
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", required=True, help="comma-separated zoo names (at least 6 for a correlation)")
+    ap.add_argument("--models", required=True, help="comma-separated zoo names or checkpoint folders (at least 6 for "
+                    "a correlation)")
     ap.add_argument("--registry", default="registry.yaml")
     ap.add_argument("--langs", default=LANGS)
     ap.add_argument("--eval-examples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--data-dir", default=os.environ.get("MLCTL_DATA_DIR"))
     ap.add_argument("--out", default="benchmarks/results/nli-frozen-vs-finetuned.json")
+    ap.add_argument("--resume", action="store_true", help="keep the models already in --out (same langs, eval size "
+                    "and seed) and measure only the others: a model can be added to a finished run")
     args = ap.parse_args()
 
     from scipy import stats
@@ -89,7 +92,18 @@ def main() -> None:
                                                    "load_before": os.getloadavg()},
               "langs": langs, "eval_examples_finetuned": args.eval_examples, "seed": args.seed,
               "versions": package_versions(), "models": {}}
+    if args.resume and out_path.is_file():
+        old = json.loads(out_path.read_text())
+        same = (old.get("langs"), old.get("eval_examples_finetuned"), old.get("seed")) == \
+            (langs, args.eval_examples, args.seed)
+        if not same:
+            raise SystemExit(f"--resume: {out_path} was measured with other langs, eval size or seed")
+        record["models"] = {k: v for k, v in old.get("models", {}).items() if k in models}
+        record["started"], record["resumed"] = old.get("started"), utc_now()
     for name in models:
+        if name in record["models"]:
+            print(f"== {name}: kept from {out_path}", flush=True)
+            continue
         print(f"== {name}", flush=True)
         t0 = time.perf_counter()
         frozen = run_benchmarks(name, zoo=zoo, tasks=["xnli-frozen"], langs=langs, data_dir=data_dir,

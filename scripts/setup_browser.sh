@@ -9,11 +9,19 @@ set -euo pipefail
 # browser tests fail rather than skip without it).
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup.sh: the browser tests need Chromium and chromedriver (Debian: apt-get install chromium chromium-driver); apt-get is not available here, install them and rerun" >&2
+    echo "setup_browser.sh: the browser tests need Chromium and chromedriver (Debian: apt-get install chromium chromium-driver); apt-get is not available here, install them and rerun" >&2
     exit 1
   fi
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -q
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+  for attempt in 1 2 3; do  # a mirror that hiccups once should not fail the test run
+    if $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; then
+      break
+    fi
+    if [ "$attempt" -eq 3 ]; then
+      echo "setup_browser.sh: could not install chromium and chromium-driver with apt-get (3 attempts)" >&2
+      exit 1
+    fi
+    sleep 10
+  done
 fi

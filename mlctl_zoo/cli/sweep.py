@@ -93,8 +93,8 @@ def run(
     err_console.print(f"sweep: {len(points)} points -> {output} (checkpoints in {spec.runs_dir})")
     result = run_sweep(spec, info, output, zoo=get_zoo(registry), data_dir=data_dir, only=point, shard=shard,
                        keep_going=keep_going, command=command, progress=not json_out,
-                       # a rich bar into a file or pipe shows up only when training ends: plain lines only there
-                       train_progress=not json_out and err_console.is_terminal)
+                       # into a file or pipe the trainer writes plain progress lines itself, not a bar
+                       train_progress=not json_out)
     if json_out:
         print_json(result.to_json())
         return

@@ -74,14 +74,14 @@ def test_user_errors_are_one_line(patched):
     assert "Traceback" not in res.output
 
 
-def test_into_a_file_the_trainer_bar_is_off_and_the_plain_lines_stay(patched):
-    """A rich bar written to a file shows up only when training ends: with stderr not a terminal (as here)
-    the sweep turns the trainer's bar off and keeps its own and bench's progress lines."""
+def test_into_a_file_training_and_bench_progress_stay_on(patched):
+    """With stderr not a terminal (as here) the trainer writes plain progress lines instead of a bar (tested in
+    tests/training), so the sweep keeps training progress on, with its own and bench's lines."""
     train, bench, _ = patched
     res = runner.invoke(app, ["sweep", "run", str(RECIPE), "--pairs", "1k", "--seeds", "1", "--variants",
                               str(VARIANTS), "--suite", "retrieval", "--output", "out"])
     assert res.exit_code == 0, res.output
-    assert train.calls and all(c["progress"] is False for c in train.calls)
+    assert train.calls and all(c["progress"] is True for c in train.calls)
     assert bench.calls and all(c["progress"] is True for c in bench.calls)
     assert "point 1/" in res.stderr and "benching" in res.stderr
 

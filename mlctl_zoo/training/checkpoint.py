@@ -126,7 +126,7 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
                versions: dict) -> str:
     obj = recipe["objective"]
     tr = recipe["training"]
-    langs = sorted(set(["en", *languages]))
+    langs = sorted({"en", *languages})
     lines = [
         "---",
         "library_name: sentence-transformers",
@@ -138,9 +138,9 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         "",
         f"# {name}",
         "",
-        f"Cross-lingually aligned encoder trained by `mlctl-zoo train` from **{base}** with "
+        (f"Cross-lingually aligned encoder trained by `mlctl-zoo train` from **{base}** with "
         f"`{obj['loss']}` at level(s) {', '.join(obj['levels'])} (multi-level contrastive learning, "
-        "ML-CTL, arXiv 2202.13083).",
+        "ML-CTL, arXiv 2202.13083)."),
         "",
         "## Use",
         "",
@@ -153,10 +153,10 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         f"Pooling: `{pooling}`" + (", L2-normalised" if normalize else "") + f"; {dim} dimensions.",
     ]
     if pooling == "avg_first_last":
-        lines += ["", "**Note:** sentence-transformers cannot express `avg_first_last` (mean of layer 1 plus "
+        lines += ["", ("**Note:** sentence-transformers cannot express `avg_first_last` (mean of layer 1 plus "
                   "mean of the last layer); loaded with `SentenceTransformer` this folder gives *mean* pooling "
                   "of the last layer. The suite (`mlctl-zoo bench/export/serve`) reads `mlctl_pooling.json` "
-                  "and pools as trained."]
+                  "and pools as trained.")]
     lines += [
         "",
         "## Lineage",
@@ -171,20 +171,20 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
     if data.get("dropped"):
         lines.append(f"- dropped lines: {data['dropped']}")
     lines += [
-        f"- objective: loss `{obj['loss']}`, levels {obj['levels']}, temperature {obj['temperature']}, "
+        (f"- objective: loss `{obj['loss']}`, levels {obj['levels']}, temperature {obj['temperature']}, "
         f"symmetric {obj['symmetric']}, word weight {obj['word_weight']}, MLM weight {obj['mlm_weight']}, "
-        f"label weight {obj['label_weight']}, head `{obj['projection_head']}`",
-        f"- training: {tr['optimizer']} lr {tr['lr']}, batch {tr['batch_size']}, max length {tr['max_length']}, "
-        f"{tr['scheduler']} schedule, warmup {tr['warmup_ratio']}, precision {tr['precision']}, seed {tr['seed']}",
-        f"- run: {metrics.get('steps')} steps, {metrics.get('pairs')} pairs, final loss "
+        f"label weight {obj['label_weight']}, head `{obj['projection_head']}`"),
+        (f"- training: {tr['optimizer']} lr {tr['lr']}, batch {tr['batch_size']}, max length {tr['max_length']}, "
+        f"{tr['scheduler']} schedule, warmup {tr['warmup_ratio']}, precision {tr['precision']}, seed {tr['seed']}"),
+        (f"- run: {metrics.get('steps')} steps, {metrics.get('pairs')} pairs, final loss "
         f"{metrics.get('final_loss')}, {metrics.get('seconds')} s ({metrics.get('pairs_per_s')} pairs/s), "
-        f"stopped: {metrics.get('stopped')}",
+        f"stopped: {metrics.get('stopped')}"),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "",
         "## Scores",
         "",
-        f"Not measured at training time: run `mlctl-zoo bench {name}`; results are recorded in the zoo "
-        f"(`mlctl-zoo zoo show {name}`).",
+        (f"Not measured at training time: run `mlctl-zoo bench {name}`; results are recorded in the zoo "
+        f"(`mlctl-zoo zoo show {name}`)."),
         "",
     ]
     return "\n".join(lines)

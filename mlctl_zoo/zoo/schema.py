@@ -86,7 +86,7 @@ class _EntryBase(BaseModel):
     embedding_dim: int | None = None
     languages: list[str] = Field(default_factory=list)
     exports: list[ExportRecord] = Field(default_factory=list)
-    # suite or task name -> task -> result; later issues fill it
+    # result key (task[-lite]@protocol id, see zoo.results) -> result summary; bench fills it
     results: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

@@ -57,7 +57,7 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
     Returns ``{"columns": [task keys], "rows": [{"model", "scores": {key: average}, "average"}],
     "column_protocols": {key: label}, "protocols": {label: {...}}, "apart": [...]}``. A task key is a task id
     (``tatoeba``) or its lite protocol (``tatoeba-lite``); ``--task tatoeba`` selects both. Each column holds
-    the results of **one** protocol (``zoo.results``): the complete one shared by the most models (then the
+    the results of **one** protocol (``zoo.results``): the complete one, not limited by --limit, shared by the most models (then the
     one with more languages, then the newest). A model measured another way (a language subset, a --limit,
     skipped languages, another backend, other data, an older task version) is listed in ``apart`` with its
     own protocol label and how it differs, never ranked against the column. A model's overall average is
@@ -78,9 +78,11 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
         ident, members = item
         known = not ident.startswith(LEGACY)
         complete = all(r.get("complete", False) for _, r in members)
-        langs = len(((members[0][1].get("protocol") or {}).get("languages")) or [])
-        newest = max(str(r.get("date") or "") for _, r in members)
-        return (known, complete, len({m for m, _ in members}), langs, newest)
+        protocol = members[0][1].get("protocol") or {}
+        whole = not (protocol.get("hyperparameters") or {}).get("limit")  # --limit N measures a subset
+        langs = len(protocol.get("languages") or [])
+        newest = max(str(r.get("date") or "") for _, r in members)  # last: dates tie within a second
+        return (known, complete, whole, len({m for m, _ in members}), langs, newest)
 
     cols = sorted(groups, key=lambda k: (ORDER.index(k.removesuffix("-lite")) if k.removesuffix("-lite") in ORDER
                                          else 99, k))

@@ -39,7 +39,8 @@ from common import (
     tatoeba_sentences,
     versions,
 )
-from serve_vs_infinity import free_port, run_load, stop, wait_ready
+from serve_vs_infinity import run_load, stop
+from server_process import free_port, wait_ready
 
 DRIVER = """
 import sys

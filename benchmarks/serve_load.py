@@ -23,12 +23,13 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from server_process import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,12 +45,6 @@ def load_sentences(data_dir: Path, langs: list[str], limit: int, seed: int) -> l
             out += [line.strip() for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     random.Random(seed).shuffle(out)
     return out[:limit]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -85,22 +80,6 @@ class RssPeak(threading.Thread):
             except psutil.Error:
                 pass
             self.stop.wait(0.1)
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited ({proc.returncode}) before it was ready")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server was not ready after {timeout}s")
 
 
 async def run_load(url: str, model: str, sentences: list[str], clients: int, per_request: int,

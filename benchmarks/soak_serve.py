@@ -34,7 +34,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,15 +43,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from server_process import free_port, wait_ready
+
 REPO = Path(__file__).resolve().parents[1]
 
 GOOD_PATHS = ("/v1/embeddings", "/embed", "/similarity")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load_sentences(data_dir: Path | None, limit: int = 20000, seed: int = 0) -> list[str]:
@@ -253,18 +248,11 @@ def main() -> int:
     stats, samples = Stats(), []
     result: dict = {}
     try:
-        t_start = time.monotonic()
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"server exited with {server.returncode}: {server.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() - t_start > args.start_timeout:
-                raise SystemExit("server did not become healthy in time")
-            time.sleep(0.2)
+        try:
+            wait_ready(url, server, args.start_timeout, poll=0.2)
+        except RuntimeError as e:
+            tail = server.stderr.read()[-2000:] if server.poll() is not None else ""
+            raise SystemExit(f"{e}: {tail}") from None
         info = httpx.get(url + "/info", timeout=10).json()
         dim = int(info.get("embedding_dim") or
                   len(httpx.post(url + "/embed", json={"inputs": "probe"}, timeout=30).json()[0]))

@@ -21,9 +21,13 @@ from pathlib import Path
 
 PEERS = Path(__file__).resolve().parent
 REPO = PEERS.parents[1]
-VENVS = PEERS / ".venvs"
+# the peers' venvs, their exports and our scratch zoo: outside the repository (they hold other projects' code)
+VENVS = Path(os.environ.get("MLCTL_PEERS_HOME") or Path.home() / ".cache" / "mlctl-zoo" / "peers")
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from server_process import free_port, wait_ready  # noqa: F401  (shared with the other benchmarks)
 
 TATOEBA_LANGS = ("deu", "fra", "spa")
 
@@ -137,7 +141,7 @@ OUR_VARIANTS = {"fp32": {}, "fp32-O2": {"optimize": "O2"}, "int8": {"quantize": 
 
 
 def our_zoo(registry: Path | None = None, variants=tuple(OUR_VARIANTS)) -> Path:
-    """A scratch zoo (default ``.venvs/zoo/registry.yaml``, seeded from the shipped registry) holding our
+    """A scratch zoo (default ``$MLCTL_PEERS_HOME/zoo/registry.yaml``, seeded from the shipped registry) holding our
     exports of all-MiniLM-L6-v2; missing ones are made with ``mlctl-zoo export`` (parity-gated)."""
     registry = registry or VENVS / "zoo" / "registry.yaml"
     if not registry.is_file():

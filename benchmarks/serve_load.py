@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+from load_client import run_clients
 from server_process import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,43 +85,18 @@ class RssPeak(threading.Thread):
 
 async def run_load(url: str, model: str, sentences: list[str], clients: int, per_request: int,
                    warmup: float, duration: float, api_key: str | None) -> dict:
-    import aiohttp
+    extra = {"Authorization": f"Bearer {api_key}"} if api_key else None
 
-    headers = {"Content-Type": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    records: list[tuple[float, float, int]] = []  # (start, latency s, status)
-    all_ok = 0  # warm-up included, to divide the server's CPU time by
-    start = time.perf_counter()
-    measure_from = start + warmup
-    end = measure_from + duration
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector, headers=headers,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as session:
+    def body(k: int, n: int) -> tuple[bytes, int]:
+        i = k * 37 + n * per_request
+        texts = [sentences[(i + j) % len(sentences)] for j in range(per_request)]
+        return json.dumps({"input": texts[0] if per_request == 1 else texts, "model": model}).encode(), per_request
 
-        async def client(k: int) -> None:
-            nonlocal all_ok
-            i = k * 37
-            while True:
-                t0 = time.perf_counter()
-                if t0 >= end:
-                    return
-                texts = [sentences[(i + j) % len(sentences)] for j in range(per_request)]
-                i += per_request
-                body = {"input": texts[0] if per_request == 1 else texts, "model": model}
-                try:
-                    async with session.post(url + "/v1/embeddings", json=body) as resp:
-                        payload = await resp.read()
-                        status = resp.status
-                        if status == 200 and len(json.loads(payload)["data"]) != per_request:
-                            status = -2  # wrong answer
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    status = -1
-                all_ok += status == 200
-                if t0 >= measure_from:
-                    records.append((t0, time.perf_counter() - t0, status))
-
-        await asyncio.gather(*(client(k) for k in range(clients)))
+    out = await run_clients(url, "/v1/embeddings", body, clients, warmup, duration, headers=extra)
+    all_ok = out["all_ok"]
+    # (completed at, latency, status) -> (started at, latency, status), as this script has always recorded
+    records = [(done - lat, lat, status) for done, lat, status in out["records"]]
+    measure_from = out["measure_from"]
     elapsed = max(r[0] + r[1] for r in records) - measure_from if records else duration
     ok = sorted(r[1] * 1000 for r in records if r[2] == 200)
     errors: dict[str, int] = {}
@@ -130,6 +106,7 @@ async def run_load(url: str, model: str, sentences: list[str], clients: int, per
     return {
         "requests": len(records),
         "all_ok_incl_warmup": all_ok,
+        "load_generator_cpu_ms_per_request": round(1000 * out["cpu_s"] / max(1, out["requests"]), 3),
         "ok": len(ok),
         "errors": errors,
         "elapsed_s": round(elapsed, 2),

@@ -55,11 +55,15 @@ def tatoeba_sentences(data_dir: Path, langs=TATOEBA_LANGS, limit: int = 6000, se
     return out[:limit]
 
 
-def tatoeba_accuracy(encode, data_dir: Path, langs=TATOEBA_LANGS) -> dict:
-    """Top-1 accuracy (0-100), xx->en and en->xx by cosine nearest neighbour, and their mean, per language."""
+def tatoeba_accuracy(encode, data_dir: Path, langs=TATOEBA_LANGS, keep: dict | None = None) -> dict:
+    """Top-1 accuracy (0-100), xx->en and en->xx by cosine nearest neighbour, and their mean, per language.
+    ``keep``, when given, receives ``pair_scores`` (per pair, the mean of its two directions' hits, every
+    language in turn) and ``vectors`` (the unit vectors, every language's two sides in turn), for paired
+    statistics between backends."""
     import numpy as np
 
     out = {}
+    scores, vectors = [], []
     for lang in langs:
         src, eng = tatoeba_pairs(data_dir, lang)
         a, b = np.asarray(encode(src), dtype=np.float32), np.asarray(encode(eng), dtype=np.float32)
@@ -67,11 +71,28 @@ def tatoeba_accuracy(encode, data_dir: Path, langs=TATOEBA_LANGS) -> dict:
         b /= np.linalg.norm(b, axis=1, keepdims=True)
         sim = a @ b.T
         gold = np.arange(len(src))
-        xx_en = float((sim.argmax(1) == gold).mean() * 100)
-        en_xx = float((sim.argmax(0) == gold).mean() * 100)
+        hit_xx_en, hit_en_xx = sim.argmax(1) == gold, sim.argmax(0) == gold
+        xx_en, en_xx = float(hit_xx_en.mean() * 100), float(hit_en_xx.mean() * 100)
+        scores.append((hit_xx_en.astype(np.float64) + hit_en_xx) / 2)
+        vectors += [a, b]
         out[lang] = {"xx_en": round(xx_en, 2), "en_xx": round(en_xx, 2), "mean": round((xx_en + en_xx) / 2, 2)}
     out["mean"] = round(statistics.mean(out[lang]["mean"] for lang in langs), 2)
+    if keep is not None:
+        keep["pair_scores"], keep["vectors"] = np.concatenate(scores), np.concatenate(vectors)
     return out
+
+
+def paired_difference(scores_a, scores_b, resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of a - b over the same pairs (points, 0-100) and its 95% paired bootstrap interval (pairs
+    resampled with replacement, fixed seed)."""
+    import numpy as np
+
+    d = (np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)) * 100
+    rng = np.random.default_rng(seed)
+    means = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(resamples)])
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"difference": round(float(d.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "pairs": len(d), "pairs_differing": int((d != 0).sum()), "resamples": resamples, "seed": seed}
 
 
 def round_orders(labels: list[str], rounds: int) -> list[list[str]]:

@@ -11,9 +11,10 @@ Servers (one at a time, each on 127.0.0.1 only):
 
 Both servers get the same all-MiniLM-L6-v2 weights, max batch 32, device cpu, the OpenAI-style
 ``POST /embeddings`` endpoint, and the same Tatoeba sentences (deu/fra/spa and their English sides, shuffled).
-One loopback load generator (aiohttp, in this process) runs each configuration (CLIENTS concurrent clients x
-PER_REQUEST sentences per request) for --warmup then --duration seconds, bounded by --max-requests; throughput
-and latency count the responses completed inside the measured window. Each
+One loopback load generator (benchmarks/load_client.py, in this process) runs each configuration
+(CLIENTS concurrent clients x PER_REQUEST sentences per request) for --warmup then --duration seconds, bounded
+by --max-requests; throughput and latency count the responses completed inside the measured window, and one
+more request after it waits for the server's queue to drain before the next configuration. Each
 server's turn: start it (seconds to the first 200 on /health), every configuration, its peak RSS (VmHWM of
 the process tree), stop it, then its in-process ceiling: the same sentences encoded by the same engine and
 export with no HTTP (ours: OnnxEncoder, best of encode sub-batch 4 and 32; Infinity: its AsyncEmbeddingEngine
@@ -61,6 +62,7 @@ from common import (
     versions,
     wait_ready,
 )
+from load_client import run_clients  # benchmarks/ is on the path once common is imported
 
 INFINITY_PY = VENVS / "infinity" / "bin" / "python"
 INFINITY_EXPORTS = VENVS / "exports"
@@ -137,42 +139,14 @@ async def run_load(url: str, sentences: list[str], clients: int, per_request: in
     """CLIENTS closed-loop clients for WARMUP + DURATION seconds. Throughput counts the responses *completed*
     inside the measured window (so requests slower than the window cannot halve it); latency percentiles are
     over those same responses. Clients stop at the window's end; requests still in flight are abandoned."""
-    import aiohttp
 
-    records: list[tuple[float, float, int]] = []  # (completed at, latency s, status)
-    start = time.perf_counter()
-    measure_from, end = start + warmup, start + warmup + duration
-    sent = 0
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"},
-                                     timeout=aiohttp.ClientTimeout(total=300)) as session:
+    def body(k: int, n: int) -> tuple[bytes, int]:
+        i = k * 101 + n * per_request * clients
+        texts = [sentences[(i + j) % len(sentences)] for j in range(per_request)]
+        return json.dumps({"input": texts, "model": MODEL}).encode(), per_request
 
-        async def client(k: int) -> None:
-            nonlocal sent
-            i = k * 101
-            while time.perf_counter() < end and sent < max_requests:
-                sent += 1
-                texts = [sentences[(i + j) % len(sentences)] for j in range(per_request)]
-                i += per_request * clients
-                body = json.dumps({"input": texts, "model": MODEL})
-                t0 = time.perf_counter()
-                try:
-                    async with session.post(url + "/embeddings", data=body) as resp:
-                        payload = await resp.read()
-                        status = resp.status
-                        if status == 200 and len(json.loads(payload)["data"]) != per_request:
-                            status = -2  # a wrong answer
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    status = -1
-                done = time.perf_counter()
-                if measure_from <= done <= end:
-                    records.append((done, done - t0, status))
-
-        tasks = [asyncio.create_task(client(k)) for k in range(clients)]
-        await asyncio.wait(tasks, timeout=max(0.0, end - time.perf_counter()) + 0.01)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    out = await run_clients(url, "/embeddings", body, clients, warmup, duration, max_requests)
+    records = out["records"]
     ok = [r[1] * 1000 for r in records if r[2] == 200]
     errors: dict[str, int] = {}
     for r in records:
@@ -182,7 +156,8 @@ async def run_load(url: str, sentences: list[str], clients: int, per_request: in
             "requests_per_s": round(len(ok) / duration, 1), "sentences_per_s": round(len(ok) * per_request / duration, 1),
             "p50_ms": round(percentile(ok, 50), 1) if ok else None,
             "p99_ms": round(percentile(ok, 99), 1) if ok else None,
-            "mean_ms": round(statistics.mean(ok), 1) if ok else None}
+            "mean_ms": round(statistics.mean(ok), 1) if ok else None,
+            "load_generator_cpu_ms_per_request": round(1000 * out["cpu_s"] / max(1, out["requests"]), 3)}
 
 
 # ---- in-process ceilings -------------------------------------------------------------------------------
@@ -238,6 +213,17 @@ def infinity_ceiling(label: str, sentences_file: Path, seconds: float) -> dict:
     return res
 
 
+def drain(url: str) -> float:
+    """Requests abandoned at a window's end stay queued in the server (neither server drops work for a
+    client that went away); one more request, answered after them, waits until the queue is empty, so the
+    next configuration starts on an idle server. Seconds it took."""
+    import httpx
+
+    t0 = time.perf_counter()
+    httpx.post(url + "/embeddings", json={"input": ["drain"], "model": MODEL}, timeout=600).raise_for_status()
+    return round(time.perf_counter() - t0, 2)
+
+
 # ---- one server's turn ---------------------------------------------------------------------------------
 
 def window(clients: int, per_request: int, a) -> tuple[float, float]:
@@ -263,6 +249,7 @@ def server_turn(label: str, registry: Path, sentences: list[str], sentences_file
             warmup, duration = window(clients, per_request, a)
             res = asyncio.run(run_load(url, sentences, clients, per_request, warmup, duration, a.max_requests))
             res["warmup_s"] = round(warmup, 1)
+            res["drain_s"] = drain(url)
             turn["configs"][key] = res
             print(f"  {label} {key}: {res['requests_per_s']} req/s, {res['sentences_per_s']} sent/s, "
                   f"p50 {res['p50_ms']} p99 {res['p99_ms']} ms, errors {res['errors']}", file=sys.stderr, flush=True)
@@ -386,7 +373,7 @@ def main() -> None:
         "setup": {"servers": servers, "configs": [f"c{c}-p{p}" for c, p in configs], "max_batch": BATCH,
                   "windows_s": {f"c{c}-p{p}": [round(x, 1) for x in window(c, p, a)] for c, p in configs},
                   "max_requests": a.max_requests,
-                  "endpoint": "POST /embeddings (OpenAI shape) on 127.0.0.1", "load_generator": "aiohttp, this process",
+                  "endpoint": "POST /embeddings (OpenAI shape) on 127.0.0.1", "load_generator": "benchmarks/load_client.py (HTTP/1.1 keep-alive over asyncio streams), this process",
                   "sentences": f"{len(sentences)} Tatoeba deu/fra/spa + English sides, shuffled (seed 0)",
                   "order": "rounds alternate forward/reversed; ratio = median over rounds of the within-round ratio",
                   "infinity_exports": "optimum-cli export onnx --library-name transformers [--optimize O2], "

@@ -104,7 +104,8 @@ class OnnxEncoder:
 
     @classmethod
     def from_resolved(cls, resolved, *, device: str = "cpu", max_length: int = 128,
-                      export_path: str | Path | None = None, spin: bool | None = None) -> OnnxEncoder:
+                      export_path: str | Path | None = None, spin: bool | None = None,
+                      threads: int | None = None) -> OnnxEncoder:
         """The zoo model's recorded export suited to ``device`` (int8, else optimised/plain fp32 on cpu;
         fp16, else fp32 on cuda), or ``export_path`` when given."""
         if export_path is not None:
@@ -114,7 +115,7 @@ class OnnxEncoder:
             meta = read_export_meta(find_onnx_file(p))
             return cls.from_path(p, pooling=meta.get("pooling", resolved.pooling),
                                  normalize=meta.get("normalize", resolved.normalize), device=device,
-                                 max_length=max_length, name=resolved.name, spin=spin)
+                                 max_length=max_length, name=resolved.name, spin=spin, threads=threads)
         entry, zoo = resolved.entry, resolved.zoo
         if entry is None or zoo is None:
             raise ModelError(f"{resolved.name!r} is not a zoo model, so it has no recorded ONNX export: "
@@ -130,7 +131,7 @@ class OnnxEncoder:
         extra = rec.model_extra or {}
         return cls.from_path(zoo.resolve(rec.path), pooling=extra.get("pooling", resolved.pooling),
                              normalize=extra.get("normalize", resolved.normalize), device=device,
-                             max_length=max_length, name=resolved.name, spin=spin)
+                             max_length=max_length, name=resolved.name, spin=spin, threads=threads)
 
     # ---- encoding ------------------------------------------------------------------------
     def token_lengths(self, texts: Sequence[str]) -> list[int]:

@@ -4,8 +4,11 @@ Every request's inputs join one FIFO queue. A worker task takes inputs from the 
 stays within ``max_batch_size`` sentences and ``max_batch_tokens`` padded tokens (sentences x longest),
 runs the encoder in a worker thread (the event loop keeps accepting requests meanwhile), and writes each
 vector into its own request's answer at the input's own position. A request larger than one batch is
-spread over several. While a batch runs the next one fills up, so batches grow with the load with no
-timer (``batch_wait_s`` adds one for workloads that prefer bigger batches over latency).
+spread over several. While a batch runs the next one fills up, so batches grow with the load. Before a
+batch starts, the worker waits at most ``batch_wait_s`` for the queue to refill with the clients the last
+batch answered: they come back together, and starting on the first of them splits them into a batch of
+one or two and a batch of the rest (measured in ``docs/serving.md``). With several workers batches start
+at once: another worker's batch is still out, and waiting for its clients cost 40% of the requests/s.
 
 At most ``max_concurrent_requests`` requests are admitted (queued or running); one more raises
 :class:`Overloaded`, which the app turns into a 429. Everything here runs on the event loop thread
@@ -74,6 +77,7 @@ class DynamicBatcher:
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
         self.batches = 0  # batches run so far (tests and /info read it)
+        self._refill_to = 0  # inputs the next batch waits for (at most batch_wait_s): see _refill
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -163,8 +167,8 @@ class DynamicBatcher:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            if self.batch_wait_s and len(self._queue) < self.max_batch_size and not self._closing:
-                await asyncio.sleep(self.batch_wait_s)
+            if self.batch_wait_s and self.workers == 1 and not self._closing:
+                await self._refill(loop)
             batch, padded = self._take()
             if not batch:
                 continue
@@ -187,12 +191,34 @@ class DynamicBatcher:
                 self.batches += 1
                 if m is not None:
                     m.inference_time.observe(time.perf_counter() - now)
+            # the clients this batch answers come back, and join those that queued while it ran
+            self._refill_to = min(self.max_batch_size, len(batch) + len(self._queue))
             try:
                 self._route(batch, vecs)
             except Exception as e:  # noqa: BLE001  a malformed encoder answer (wrong shape): fail, keep serving
                 for job, _ in batch:
                     if not job.future.done():
                         job.future.set_exception(EncodeFailed(f"bad encoder output: {type(e).__name__}: {e}"))
+
+    async def _refill(self, loop) -> None:
+        """Wait at most ``batch_wait_s`` while the queue holds fewer inputs than the last batch answered
+        plus those that queued while it ran.
+
+        Closed-loop clients answered by one batch come back within a millisecond or two of each other; a
+        worker that starts on the first of them runs a batch of one or two, and the rest wait for it
+        (batches alternate small and large, the cores idle between them). Under a single client the last
+        batch answered one input and nothing else queued, so nothing waits."""
+        want = self._refill_to
+        deadline = loop.time() + self.batch_wait_s
+        while len(self._queue) < want and not self._closing:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
 
     @staticmethod
     def _route(batch: list[tuple[_Job, int]], vecs: np.ndarray) -> None:

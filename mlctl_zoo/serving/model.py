@@ -21,6 +21,7 @@ from mlctl_zoo.export.exporter import export_model
 from mlctl_zoo.models.encoder import Encoder
 from mlctl_zoo.models.exports import select_export
 from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+from mlctl_zoo.models.providers import physical_cores
 from mlctl_zoo.models.resolve import ResolvedModel, resolve_model
 from mlctl_zoo.models.tokenizer import model_token_limit
 from mlctl_zoo.models.torch_encoder import TorchEncoder
@@ -281,8 +282,11 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
             resolved = prepare(settings, zoo)
         path = zoo.resolve(chosen_export(resolved, settings.export).path) if settings.export else None
         # no busy-waiting between runs: the event loop shares the cores (CPU per request -35%, measured)
+        threads = settings.threads
+        if threads is None and device == "cpu":
+            threads = max(1, physical_cores() // settings.workers)
         encoder = OnnxEncoder.from_resolved(resolved, device=device, max_length=limit, export_path=path,
-                                            spin=False if device == "cpu" else None)
+                                            spin=False if device == "cpu" else None, threads=threads)
         provider = getattr(encoder, "provider", None)
         export_record = _export_record(resolved, encoder)
     else:

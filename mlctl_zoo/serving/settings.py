@@ -71,13 +71,18 @@ class ServeSettings(BaseSettings):
 
     # ---- execution -------------------------------------------------------------------------------
     workers: int = Field(default=1, ge=1, le=64, description="inference threads running batches in parallel")
+    threads: int | None = Field(
+        default=None, ge=1, le=256, description="ONNX Runtime intra-op threads of each inference run; default: "
+        "the physical cores shared out among the workers (at least 1 each)"
+    )
     encode_batch_size: int | None = Field(
         default=None, gt=0, description="length-sorted sub-batches inside one inference batch; default 4 on CPU "
         "(a batch of 8 one-sentence requests pads every sentence to the longest; in 4s MiniLM on 2 cores "
         "spends ~30% less CPU per sentence), 64 on CUDA"
     )
     batch_wait_ms: float = Field(
-        default=0.0, ge=0, le=1000, description="wait this long for more requests before a batch starts"
+        default=2.0, ge=0, le=1000, description="the most a batch waits for the queue to refill to the previous "
+        "batch's size (clients answered together come back together); 0 starts every batch at once; one worker only"
     )
     graceful_timeout_s: float = Field(default=30.0, ge=0, description="seconds in-flight requests get on SIGTERM",
                                       json_schema_extra={"cli": "--graceful-timeout"})

@@ -143,3 +143,51 @@ def test_cancelled_requests_are_dropped_from_the_queue():
 
     assert asyncio.run(main()) == 0
     assert enc.batches == [1]  # the cancelled request's inputs never ran
+
+
+def _closed_loop(batch_wait_s: float, clients: int = 8, rounds: int = 4) -> list[int]:
+    """``clients`` closed-loop clients that come back 2 ms apart after each answer; the batch sizes run."""
+    enc = FakeEncoder(delay=0.02)
+
+    async def main():
+        b = _batcher(enc, batch_wait_s=batch_wait_s)
+        b.start()
+
+        async def client(k: int) -> None:
+            for r in range(rounds):
+                await asyncio.sleep(0.002 * k)
+                await b.submit([f"client {k} round {r}"], [5])
+
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        await b.close()
+
+    asyncio.run(main())
+    return enc.batches
+
+
+def test_refill_wait_keeps_clients_answered_together_in_one_batch():
+    # without the wait the worker starts on the first client back: batches of 1 and 7 alternate
+    split = _closed_loop(batch_wait_s=0.0)
+    assert sum(split) == 8 * 4
+    assert split.count(8) == 0 and len(split) >= 6
+    # with it, from the second batch on the 8 run together (the first client is one round ahead of the
+    # others, so the last batch is theirs alone)
+    together = _closed_loop(batch_wait_s=0.1)
+    assert sum(together) == 8 * 4
+    assert together[1:-1] == [8, 8, 8]
+
+
+def test_refill_wait_does_not_delay_a_single_client():
+    enc = FakeEncoder()
+
+    async def main():
+        b = _batcher(enc, batch_wait_s=0.5)
+        b.start()
+        t0 = asyncio.get_running_loop().time()
+        for i in range(4):
+            await b.submit([f"sentence {i}"], [5])
+        elapsed = asyncio.get_running_loop().time() - t0
+        await b.close()
+        return elapsed
+
+    assert asyncio.run(main()) < 0.5  # the previous batch held one input, and one is queued: no wait

@@ -108,6 +108,15 @@ def test_backend_torch_and_export_choice(tiny_zoo):
     served = load_served_model(load_settings(model="tiny-bert", export="fp32", device="cpu"), zoo)
     assert served.info["export"]["sha256"] == record["sha256"] and served.provider == "CPUExecutionProvider"
     np.testing.assert_allclose(served.encoder.encode(texts, normalize=False), reference, atol=1e-4)
+    # intra-op threads: the physical cores shared out among the workers, unless given
+    from mlctl_zoo.models.providers import physical_cores
+
+    def intra_op(**kw) -> int:
+        served = load_served_model(load_settings(model="tiny-bert", export="fp32", device="cpu", **kw), zoo)
+        return served.encoder.session.get_session_options().intra_op_num_threads
+
+    assert intra_op(workers=2) == max(1, physical_cores() // 2)
+    assert intra_op(workers=2, threads=3) == 3
     with pytest.raises(ModelError, match=r"not an export recorded .*fp32"):
         load_served_model(load_settings(model="tiny-bert", export="int8-O2", device="cpu"), zoo)
 

@@ -8,7 +8,7 @@ spread over several. While a batch runs the next one fills up, so batches grow w
 batch starts, the worker waits at most ``batch_wait_s`` for the queue to refill with the clients the last
 batch answered: they come back together, and starting on the first of them splits them into a batch of
 one or two and a batch of the rest (measured in ``docs/serving.md``). With several workers batches start
-at once: another worker's batch is still out, and waiting for its clients cost 40% of the requests/s.
+at once: another worker's batch is still out, and waiting for its clients cost 38% of the requests/s.
 
 At most ``max_concurrent_requests`` requests are admitted (queued or running); one more raises
 :class:`Overloaded`, which the app turns into a 429. Everything here runs on the event loop thread

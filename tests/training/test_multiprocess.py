@@ -30,6 +30,9 @@ from mlctl_zoo.training.trainer import train_recipe
 from mlctl_zoo.zoo.store import Zoo
 
 TOL = 1e-5
+# train_log.jsonl rounds each value to 5 decimals: two runs whose losses differ by 1e-9 can log values one
+# unit (1e-5) apart when they straddle a rounding boundary (seen once: 0.61907 against 0.61908)
+LOGGED = 1.5e-5
 
 # Run in each of the two launched processes: the CLI three times (full, interrupted at step 3, resumed).
 _LAUNCHED = """
@@ -159,7 +162,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(no_dropout_bert, 
         assert sum("word" in r for r in ref) >= 3  # the word level is in the comparison
         for key in ("loss", "snt", "word", "word_pairs", "lr", "pairs"):
             got, want = [r[key] for r in log if key in r], [r[key] for r in ref if key in r]
-            np.testing.assert_allclose(got, want, rtol=TOL, err_msg=f"{run}: {key}")
+            np.testing.assert_allclose(got, want, rtol=TOL, atol=LOGGED, err_msg=f"{run}: {key}")
         a, b = _weights(one.checkpoint), _weights(root / run)
         assert a.keys() == b.keys()
         for k in a:

@@ -18,14 +18,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-try:
-    import orjson
-
-    _loads = orjson.loads
-except ImportError:  # pragma: no cover  the project's environment has orjson
-    import json
-
-    _loads = json.loads
+import orjson
 
 
 class _Connection:
@@ -113,7 +106,7 @@ async def run_clients(url: str, path: str, make_body: Callable[[int, int], tuple
                 t0 = time.perf_counter()
                 try:
                     status, payload = await asyncio.wait_for(conn.post(head, body), timeout)
-                    if status == 200 and len(_loads(payload)["data"]) != inputs:
+                    if status == 200 and len(orjson.loads(payload)["data"]) != inputs:
                         status = -2  # a wrong answer
                 except (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
                     conn.close()

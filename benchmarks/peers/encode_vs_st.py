@@ -174,9 +174,9 @@ def main() -> None:
     # fidelity: how close each backend's vectors stay to sentence-transformers' PyTorch ones (same sentences)
     ref = kept["st-torch"]["vectors"]
     for label in labels:
-        accuracy[label]["cosine_to_st_torch"] = {
-            "mean": round(float((kept[label]["vectors"] * ref).sum(1).mean()), 5),
-            "min": round(float((kept[label]["vectors"] * ref).sum(1).min()), 5)}
+        cosines = (kept[label]["vectors"] * ref).sum(1)
+        accuracy[label]["cosine_to_st_torch"] = {"mean": round(float(cosines.mean()), 5),
+                                                 "min": round(float(cosines.min()), 5)}
     paired = {f"{x}-{y}": paired_difference(kept[x]["pair_scores"], kept[y]["pair_scores"]) for x, y in [
         ("ours-int8", "st-onnx-int8"), ("ours-int8", "st-torch"), ("st-onnx-int8", "st-torch")]}
     summary = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,8 +160,10 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
             seen = f"{seen} (stopped: {metrics['stopped']})"
         out.append(f"| {p['id']} | {p['name']} | {s.get('status')} | `{s.get('recipe_sha256', '-') or '-'}` | "
                    f"{seen} | {s.get('train', {}).get('seconds', '-')} | {s.get('bench', {}).get('seconds', '-')} |")
-    out += ["", "## Commands", "", "Run (as invoked; rerunning resumes, skipping finished points):", "", "```bash"]
-    out += [c["command"] for c in meta.get("commands", [])] or ["(not recorded)"]
+    out += ["", "## Commands", "",
+            "Run (as invoked, each distinct command once; rerunning resumes, skipping finished points):", "", "```bash"]
+    runs = Counter(c["command"] for c in meta.get("commands", []))
+    out += [cmd + (f"  # run {n} times" if n > 1 else "") for cmd, n in runs.items()] or ["(not recorded)"]
     out += ["```", "", "Rebuild this report, the CSV and the plots from this folder (anywhere):", "", "```bash",
             "mlctl-zoo sweep report <this folder>", "```", "",
             "Each point alone (the recipe hash above identifies what was trained):", "", "```bash"]

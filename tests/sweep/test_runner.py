@@ -41,6 +41,9 @@ def test_full_sweep_then_resume_skips_done_points(tmp_path, fakes):
     assert len(res2.skipped) == 17 and not res2.done
     meta = json.loads((out / "sweep.json").read_text())
     assert len(meta["commands"]) == 2 and len(meta["plan"]) == 16
+    # the report lists each distinct command once, with how many times it ran
+    text = (out / "report.md").read_text()
+    assert text.count("mlctl-zoo sweep run test") == 1 and "mlctl-zoo sweep run test  # run 2 times" in text
 
 
 @pytest.mark.parametrize("saved_state", [False, True], ids=["no-state", "saved-state"])

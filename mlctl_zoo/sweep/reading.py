@@ -93,6 +93,11 @@ class CurveStats:
     max_spread: float | None
 
     @property
+    def no_trend(self) -> bool:
+        """The gain per doubling is not distinguishable from 0 over seeds (its 95% interval includes 0)."""
+        return self.slope_ci is not None and self.slope_ci.known and not self.slope_ci.excludes_zero
+
+    @property
     def flattening(self) -> bool | None:
         """Negative curvature beyond the seed noise (the interval of the quadratic coefficient is below 0)."""
         if self.curvature is None or not self.curvature.known:
@@ -148,6 +153,9 @@ def shape_verdict(c: CurveStats) -> str:
     """The best fit (by adjusted R²) in words."""
     if c.best is None:
         return "too few sizes to tell the shape"
+    if c.no_trend:  # a shape fitted to a flat, noisy curve says nothing about how gains follow the data
+        return (f"no shape read: the gain per doubling's 95% interval includes 0, so the curve is not "
+                f"distinguishable from flat and the best fit by adjusted R² ({SHAPE_LABELS[c.best]}) may describe noise")
     if c.best == "linear":
         return "closest to linear in pairs (gains proportional to the data added)"
     if c.best == "log-linear":
@@ -465,6 +473,8 @@ def curve_table(gs: GroupStats) -> list[str]:
         if c.flattening:
             curv = f"**{curv}**"
         best = SHAPE_LABELS.get(c.best, "-") if c.best else "-"
+        if c.best and c.no_trend:
+            best += " (flat within noise)"
         lines.append(f"| {c.variant} | {gain} | {len(c.seeds)} | " + " | ".join(r2) + f" | {best} | {curv} |")
     return lines if len(lines) > 2 else []
 
@@ -508,7 +518,8 @@ def agreement_table(analysis: Analysis) -> list[str]:
 METHOD_NOTE = ("Intervals are 95% over seeds (Student's t, n − 1 df). Gain per doubling: each seed's least-squares "
                "slope against log2 pairs, t-interval over seeds († = mean and interval over the sizes every seed ran only). Shape: "
                "least-squares fits of the seed means as linear in pairs, log-linear (a + b·log2 pairs) and "
-               "log-quadratic (+ c·log2² pairs), R² each, the best by adjusted R²; curvature is c fitted per seed, "
+               "log-quadratic (+ c·log2² pairs), R² each, the best by adjusted R² (marked *flat within noise* where "
+               "the gain per doubling's interval includes 0: then no shape is read into it); curvature is c fitted per seed, "
                "**bold** where its interval lies below 0 (flattening). Differences: paired by seed where both "
                "variants ran the same seeds (seed s of every variant shares its seed-dependent randomness, and "
                "its data sample where the seed sets it), else Welch; **bold** where the interval excludes 0 (beyond "

@@ -9,7 +9,16 @@ import sys
 import pytest
 
 from mlctl_zoo.sweep import stats
-from mlctl_zoo.sweep.reading import analyze, curve_stats, pair_stats, read_agreement, read_pair, read_shape
+from mlctl_zoo.sweep.reading import (
+    GroupStats,
+    analyze,
+    curve_stats,
+    curve_table,
+    pair_stats,
+    read_agreement,
+    read_pair,
+    read_shape,
+)
 from mlctl_zoo.sweep.report import build_report
 from mlctl_zoo.sweep.results import Cell, summarize
 
@@ -95,6 +104,20 @@ def test_shape_linear_in_pairs():
     assert c.best == "linear" and c.fits["linear"].r2 > c.fits["log-linear"].r2
     assert c.curvature.lo > 0  # proportional to the data is convex in log2 pairs
     assert "linear in pairs (gains proportional" in read_shape(c)
+
+
+def test_shape_of_a_flat_curve_is_not_read_as_a_trend():
+    # seeds disagree in sign (slopes -1, 0, +1 per doubling, mean 0): whatever fits the seed means best, there is
+    # no gain to call proportional or log-linear
+    c = curve_stats("v", curve(lambda n, s: 40 + (s - 2) * math.log2(n / 1000) + 0.01 * n / 1000))
+    assert c.best is not None and not c.slope_ci.excludes_zero and c.no_trend
+    text = read_shape(c)
+    assert "no shape read" in text and "proportional" not in text and "constant gain" not in text
+    gs = GroupStats(task="t", group="trained", curves={"v": c}, pairs=[], baseline=None)
+    assert "(flat within noise) |" in curve_table(gs)[2]
+    rising = curve_stats("v", curve(lambda n, s: 20 + (2 + _jitter(s)) * math.log2(n / 1000)))
+    gs = GroupStats(task="t", group="trained", curves={"v": rising}, pairs=[], baseline=None)
+    assert not rising.no_trend and "(flat within noise)" not in curve_table(gs)[2]
 
 
 def test_shape_log_linear():

@@ -336,10 +336,12 @@ class Agreement:
     n: int
     spearman: Interval | None
     pearson: Interval | None
+    languages_a: list[str] = field(default_factory=list)  # the group's languages in each task's results
+    languages_b: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"task_a": self.task_a, "task_b": self.task_b, "group": self.group, "points": self.n,
-                "base_model": "excluded",
+                "base_model": "excluded", "languages": {self.task_a: self.languages_a, self.task_b: self.languages_b},
                 "spearman": self.spearman.to_json() if self.spearman else None,
                 "pearson": self.pearson.to_json() if self.pearson else None}
 
@@ -362,7 +364,8 @@ def agreement(summary: Summary, task_a: str, task_b: str, group: str) -> Agreeme
         return None
     rho, r = stats.spearman(xs, ys), stats.pearson(xs, ys)
     return Agreement(task_a, task_b, group, len(xs), stats.correlation_interval(rho, len(xs), rank=True),
-                     stats.correlation_interval(r, len(xs)))
+                     stats.correlation_interval(r, len(xs)),
+                     summary.task_languages.get((task_a, group), []), summary.task_languages.get((task_b, group), []))
 
 
 def read_agreement(ag: Agreement) -> str:
@@ -373,14 +376,26 @@ def read_agreement(ag: Agreement) -> str:
     r = f"Pearson r = {ag.pearson.estimate:+.2f} {fmt_ci(ag.pearson)}" if ag.pearson else "Pearson r undefined"
     head += f"Spearman ρ = {rho.estimate:+.2f} {fmt_ci(rho)}, {r}"
     if not rho.known:
-        return head + f"; too few points for an interval, so whether better {ag.task_a} goes with better {ag.task_b} is open."
+        return (head + f"; too few points for an interval, so whether better {ag.task_a} goes with better "
+                f"{ag.task_b} is open{_languages_clause(ag)}.")
     if rho.excludes_zero and rho.estimate > 0:
         verdict = f"better {ag.task_a} goes with better {ag.task_b} (ρ's 95% interval lies above 0)"
     elif rho.excludes_zero:
         verdict = f"better {ag.task_a} goes with worse {ag.task_b} (ρ's 95% interval lies below 0)"
     else:
         verdict = f"no clear relation between {ag.task_a} and {ag.task_b} (ρ's 95% interval includes 0)"
-    return f"{head}; {verdict}."
+    return f"{head}; {verdict}{_languages_clause(ag)}."
+
+
+def _languages_clause(ag: Agreement) -> str:
+    """Where the two tasks cover different languages in the group, say which: the scores compared are means
+    over different languages, not one language set measured two ways."""
+    a, b = set(ag.languages_a), set(ag.languages_b)
+    if not a or not b or a == b:
+        return ""
+    shared = ", ".join(sorted(a & b)) or "none"
+    return (f"; the group's languages differ between the tasks ({ag.task_a}: {', '.join(sorted(a))}; "
+            f"{ag.task_b}: {', '.join(sorted(b))}; shared: {shared})")
 
 
 # ---- the whole folder ---------------------------------------------------------------------------------------

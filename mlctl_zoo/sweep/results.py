@@ -132,6 +132,7 @@ class Summary:
     baseline: dict[tuple[str, str], float]
     metrics: dict[str, str]
     languages: dict[str, list[str]]  # group -> languages seen
+    task_languages: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (task, group) -> languages
 
     def variants(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -148,9 +149,11 @@ def summarize(rows: list[dict]) -> Summary:
     point_scores: dict[tuple, list[float]] = {}
     metrics: dict[str, str] = {}
     languages: dict[str, set[str]] = {}
+    task_languages: dict[tuple[str, str], set[str]] = {}
     for r in rows:
         metrics.setdefault(r["task"], r.get("metric", ""))
         languages.setdefault(r["group"], set()).add(r["language"])
+        task_languages.setdefault((r["task"], r["group"]), set()).add(r["language"])
         for group in (r["group"], "all"):
             if group == "all" and r["group"] == "pivot":
                 continue
@@ -169,7 +172,8 @@ def summarize(rows: list[dict]) -> Summary:
         for variant in list(bv):
             bv[variant] = dict(sorted(bv[variant].items()))
     return Summary(cells=dict(sorted(cells.items())), baseline=baseline, metrics=metrics,
-                   languages={g: sorted(v) for g, v in languages.items()})
+                   languages={g: sorted(v) for g, v in languages.items()},
+                   task_languages={k: sorted(v) for k, v in task_languages.items()})
 
 
 def group_order(groups: set[str] | list[str]) -> list[str]:

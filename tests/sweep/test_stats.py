@@ -179,6 +179,19 @@ def test_agreement_between_tasks():
     assert "better tatoeba goes with better xnli" in read_agreement(ag["trained"])
     assert ag["unseen"].spearman is None  # xnli is constant on the unseen group
     assert "no correlation to read" in read_agreement(ag["unseen"])
+    assert "languages differ" not in read_agreement(ag["trained"])  # both tasks cover de
+
+
+def test_agreement_says_when_the_tasks_cover_different_languages():
+    rows = []
+    for i, n in enumerate((1000, 2000, 4000, 8000)):
+        rows += _rows("tatoeba", "a", n, 1, [("it", "unseen", 10.0 + i), ("tr", "unseen", 5.0 + i)])
+        rows += _rows("xnli", "a", n, 1, [("tr", "unseen", 30.0 + i), ("sw", "unseen", 33.0 + i)])
+    ag = analyze(summarize(rows)).agreement[0]
+    assert (ag.languages_a, ag.languages_b) == (["it", "tr"], ["sw", "tr"])
+    text = read_agreement(ag)
+    assert "languages differ between the tasks (tatoeba: it, tr; xnli: sw, tr; shared: tr)" in text
+    assert ag.to_json()["languages"] == {"tatoeba": ["it", "tr"], "xnli": ["sw", "tr"]}
 
 
 # ---- a synthetic sweep folder through build_report ----------------------------------------------------------

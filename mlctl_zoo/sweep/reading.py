@@ -390,12 +390,12 @@ def read_agreement(ag: Agreement) -> str:
 def _languages_clause(ag: Agreement) -> str:
     """Where the two tasks cover different languages in the group, say which: the scores compared are means
     over different languages, not one language set measured two ways."""
-    a, b = set(ag.languages_a), set(ag.languages_b)
+    a, b = ag.languages_a, ag.languages_b  # sorted by summarize
     if not a or not b or a == b:
         return ""
-    shared = ", ".join(sorted(a & b)) or "none"
-    return (f"; the group's languages differ between the tasks ({ag.task_a}: {', '.join(sorted(a))}; "
-            f"{ag.task_b}: {', '.join(sorted(b))}; shared: {shared})")
+    shared = ", ".join(lang for lang in a if lang in b) or "none"
+    return (f"; the group's languages differ between the tasks ({ag.task_a}: {', '.join(a)}; "
+            f"{ag.task_b}: {', '.join(b)}; shared: {shared})")
 
 
 # ---- the whole folder ---------------------------------------------------------------------------------------

@@ -131,8 +131,15 @@ class Summary:
     cells: dict[tuple[str, str], dict[str, dict[int, Cell]]]
     baseline: dict[tuple[str, str], float]
     metrics: dict[str, str]
-    languages: dict[str, list[str]]  # group -> languages seen
-    task_languages: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (task, group) -> languages
+    task_languages: dict[tuple[str, str], list[str]]  # (task, group) -> languages seen
+
+    @property
+    def languages(self) -> dict[str, list[str]]:
+        """group -> languages seen in any task."""
+        out: dict[str, set[str]] = {}
+        for (_task, group), langs in self.task_languages.items():
+            out.setdefault(group, set()).update(langs)
+        return {g: sorted(v) for g, v in out.items()}
 
     def variants(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -148,11 +155,9 @@ def summarize(rows: list[dict]) -> Summary:
     """Group score of a point = mean over the group's languages and directions; then over seeds per cell."""
     point_scores: dict[tuple, list[float]] = {}
     metrics: dict[str, str] = {}
-    languages: dict[str, set[str]] = {}
     task_languages: dict[tuple[str, str], set[str]] = {}
     for r in rows:
         metrics.setdefault(r["task"], r.get("metric", ""))
-        languages.setdefault(r["group"], set()).add(r["language"])
         task_languages.setdefault((r["task"], r["group"]), set()).add(r["language"])
         for group in (r["group"], "all"):
             if group == "all" and r["group"] == "pivot":
@@ -172,7 +177,6 @@ def summarize(rows: list[dict]) -> Summary:
         for variant in list(bv):
             bv[variant] = dict(sorted(bv[variant].items()))
     return Summary(cells=dict(sorted(cells.items())), baseline=baseline, metrics=metrics,
-                   languages={g: sorted(v) for g, v in languages.items()},
                    task_languages={k: sorted(v) for k, v in task_languages.items()})
 
 

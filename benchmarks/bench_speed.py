@@ -52,8 +52,9 @@ def main() -> None:
         if not item.name.startswith("registry.yaml") and not (scratch / item.name).exists():
             (scratch / item.name).symlink_to(item)
     zoo = Zoo(scratch / "registry.yaml")
-    kw = dict(zoo=zoo, backend=args.backend, batch_size=args.batch_size, data_dir=Path(args.data_dir) if args.data_dir else None,
-              force=True, output=scratch / "results", progress=True)
+    kw = {"zoo": zoo, "backend": args.backend, "batch_size": args.batch_size,
+          "data_dir": Path(args.data_dir) if args.data_dir else None,
+          "force": True, "output": scratch / "results", "progress": True}
     if args.what == "lite":
         from mlctl_zoo.benchmarks.suites import load_suite
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlctl_zoo.benchmarks.runner import run_benchmarks
@@ -55,7 +57,7 @@ def test_hub_path_reads_hub_columns(tiny_models, tmp_path, monkeypatch):
     assert ("google/xtreme", "PAN-X.de", "test") in calls
     import json
 
-    rec = json.loads(open(res["files"]["tatoeba"]).read())
+    rec = json.loads(Path(res["files"]["tatoeba"]).read_text())
     assert rec["provenance"]["data_source"] == "hub"
     assert rec["provenance"]["data_files"][0]["hub"] == "google/xtreme"
     # the revision the hub resolved is recorded, and enters the protocol

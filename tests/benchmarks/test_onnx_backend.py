@@ -15,7 +15,7 @@ def test_tatoeba_and_bucc_onnx_match_torch(registry, tiny_models, tiny_data, tmp
     zoo = Zoo(registry)
     zoo.add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"])), normalize=True))
     export_model(zoo, "tiny-bert", progress=False)
-    kw = dict(zoo=zoo, suite="retrieval", data_dir=tiny_data, output=tmp_path, progress=False)
+    kw = {"zoo": zoo, "suite": "retrieval", "data_dir": tiny_data, "output": tmp_path, "progress": False}
     pt = run_benchmarks("tiny-bert", backend="torch", **kw)
     ox = run_benchmarks("tiny-bert", backend="onnx", **kw)
     assert ox["reused"] == []  # another backend is another protocol

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ def lite_run(tiny_models, tiny_data, tmp_path_factory):
 
 
 def test_xtreme_lite_runs_every_task(lite_run):
-    res, out = lite_run
+    res, _ = lite_run
     assert set(res["results"]) == set(ALL)
     for task, r in res["results"].items():
         assert r["lite"] is True
@@ -37,7 +38,7 @@ def test_xtreme_lite_runs_every_task(lite_run):
 
 def test_result_file_has_provenance(lite_run, tiny_data):
     res, _ = lite_run
-    rec = json.loads(open(res["files"]["xnli"]).read())
+    rec = json.loads(Path(res["files"]["xnli"]).read_text())
     prov = rec["provenance"]
     assert rec["task"] == "xnli" and rec["task_version"] and rec["lite"] is True and rec["status"] == "complete"
     assert prov["seed"] == 42 and prov["backend"] == "torch" and prov["duration_s"] >= 0

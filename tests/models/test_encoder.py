@@ -44,7 +44,7 @@ def test_length_sorted_batches_cover_every_index_once():
 
 @pytest.mark.parametrize("pooling", ["mean", "avg_first_last"])
 def test_batched_equals_one_by_one(tiny_model, pooling):
-    kind, folder = tiny_model
+    _, folder = tiny_model
     enc = TorchEncoder.from_resolved(resolve_model(str(folder)), pooling=pooling)
     batched = enc.encode(TEXTS, batch_size=3)
     single = np.stack([enc.encode([t], batch_size=1)[0] for t in TEXTS])

@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from mlctl_zoo.training.losses import CONTRASTIVE, cz_nce, infonce, label_contrast, mlm_loss, mse_distill, word_contrast
+from mlctl_zoo.training.losses import (
+    CONTRASTIVE,
+    cz_nce,
+    infonce,
+    label_contrast,
+    mlm_loss,
+    mse_distill,
+    word_contrast,
+)
 
 # unit vectors, so cosines are plain dot products
 Q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])

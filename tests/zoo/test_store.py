@@ -133,7 +133,7 @@ def test_eight_processes_adding_10_each_all_land(tmp_path):
 
 def _slow_writer(path: str) -> None:
     """Write the registry forever with a sleep inside the atomic write, so a kill lands mid-write."""
-    import mlctl_zoo.utils.files as files
+    from mlctl_zoo.utils import files
 
     real = os.replace
 

@@ -119,7 +119,7 @@ def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict,
         out += ["", (f"**Warning:** the folders start from different base models ({', '.join(sorted(bases))}); "
                 "the dashed base line is the first folder's.")]
     out += ["", "## Reading (automatic)", "",
-            (f"As in `sweep report`: gains per doubling of the pairs; *flattens* below {threshold} per doubling; "
+            (f"As in `sweep report`: gains per doubling of the pairs; *flattens* where every later step moves less than {threshold} per doubling, up or down; "
              f"a difference *exceeds the seed noise* where its 95% interval over seeds excludes 0. {METHOD_NOTE} "
              "Variants from different folders are paired by seed number too when they ran the same seeds.")]
     out += render_reading(analysis if analysis is not None else analyze(summary, threshold), read)

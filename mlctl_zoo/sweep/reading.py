@@ -36,15 +36,16 @@ def segment_gains(pairs: list[int], scores: list[float]) -> list[float]:
 
 
 def flattens_at(pairs: list[int], scores: list[float], threshold: float = FLAT_THRESHOLD) -> int | None:
-    """The smallest size from which every later step gains less than ``threshold`` per doubling.
+    """The smallest size from which every later step moves less than ``threshold`` per doubling, up or down.
 
-    None when the last step still gains at least ``threshold`` (no flattening within the sizes run).
+    None when the last step still moves by at least ``threshold`` (still rising, or still falling, at the
+    largest size): a curve that keeps losing points is not flat.
     """
     gains = segment_gains(pairs, scores)
-    if not gains or gains[-1] >= threshold:
+    if not gains or abs(gains[-1]) >= threshold:
         return None
     k = len(gains)
-    while k > 0 and gains[k - 1] < threshold:
+    while k > 0 and abs(gains[k - 1]) < threshold:
         k -= 1
     return pairs[k]
 
@@ -99,10 +100,12 @@ class CurveStats:
 
     @property
     def flattening(self) -> bool | None:
-        """Negative curvature beyond the seed noise (the interval of the quadratic coefficient is below 0)."""
+        """A rising curve whose curvature is negative beyond the seed noise (the quadratic coefficient's interval
+        is below 0). On a falling curve negative curvature steepens the fall, which is not flattening."""
         if self.curvature is None or not self.curvature.known:
             return None
-        return bool(self.curvature.excludes_zero) and self.curvature.estimate < 0
+        rising = self.slope is None or self.slope >= 0
+        return bool(self.curvature.excludes_zero) and self.curvature.estimate < 0 and rising
 
     def to_json(self) -> dict:
         return {
@@ -161,6 +164,9 @@ def shape_verdict(c: CurveStats) -> str:
     if c.best == "log-linear":
         return "closest to log-linear (a constant gain per doubling)"
     curv = c.fits["log-quadratic"].coefs[2]
+    if c.slope is not None and c.slope < 0:  # a falling curve: curving up slows the fall, curving down speeds it
+        return ("closest to log-quadratic, curving down (the fall per doubling steepens)" if curv < 0 else
+                "closest to log-quadratic, curving up (the fall per doubling slows)")
     return ("closest to log-quadratic, curving down (flattening)" if curv < 0 else
             "closest to log-quadratic, curving up (the gain per doubling grows)")
 
@@ -173,10 +179,13 @@ def curvature_clause(c: CurveStats) -> str:
     if not iv.known:
         return f"{head} (95% CI unknown: one seed)"
     head += f" (95% CI {fmt_ci(iv, 3)}, {iv.n} seeds)"
+    falling = c.slope is not None and c.slope < 0
     if iv.excludes_zero and iv.estimate < 0:
-        return f"{head}: negative beyond the seed noise, so the curve flattens"
+        return f"{head}: negative beyond the seed noise, so the " + (
+            "fall per doubling steepens" if falling else "curve flattens")
     if iv.excludes_zero:
-        return f"{head}: positive beyond the seed noise, so the gain per doubling grows"
+        return f"{head}: positive beyond the seed noise, so the " + (
+            "fall per doubling slows" if falling else "gain per doubling grows")
     return f"{head}: not distinguishable from 0 (the interval includes 0)"
 
 
@@ -191,12 +200,14 @@ def read_curve(c: CurveStats, baseline: float | None, threshold: float = FLAT_TH
     parts.append(f"{c.slope:+.2f} points per doubling from {_fmt(pairs[0])} to {_fmt(pairs[-1])} "
                  f"({_slope_clause(c)}; {means[0]:.1f} → {means[-1]:.1f}; steps: "
                  + ", ".join(f"{g:+.2f}" for g in c.gains) + ")")
-    if c.flat is None:
+    if c.flat is None and c.gains[-1] < 0:
+        parts.append(f"still falling at the largest size (last step {c.gains[-1]:+.2f} per doubling ≤ -{threshold})")
+    elif c.flat is None:
         parts.append(f"still rising at the largest size (last step {c.gains[-1]:+.2f} per doubling ≥ {threshold})")
     elif c.flat == pairs[0]:
-        parts.append(f"flat over the whole range (every step < {threshold} per doubling)")
+        parts.append(f"flat over the whole range (every step within ±{threshold} per doubling)")
     else:
-        parts.append(f"flattens from {_fmt(c.flat)} pairs (later steps < {threshold} per doubling)")
+        parts.append(f"flattens from {_fmt(c.flat)} pairs (later steps within ±{threshold} per doubling)")
     if c.max_spread is not None:
         parts.append(f"seed spread up to {c.max_spread:.2f}")
     return f"**{c.variant}**: " + "; ".join(parts) + "."
@@ -535,7 +546,7 @@ METHOD_NOTE = ("Intervals are 95% over seeds (Student's t, n − 1 df). Gain per
                "least-squares fits of the seed means as linear in pairs, log-linear (a + b·log2 pairs) and "
                "log-quadratic (+ c·log2² pairs), R² each, the best by adjusted R² (marked *flat within noise* where "
                "the gain per doubling's interval includes 0: then no shape is read into it); curvature is c fitted per seed, "
-               "**bold** where its interval lies below 0 (flattening). Differences: paired by seed where both "
+               "**bold** where its interval lies below 0 on a rising curve (flattening). Differences: paired by seed where both "
                "variants ran the same seeds (seed s of every variant shares its seed-dependent randomness, and "
                "its data sample where the seed sets it), else Welch; **bold** where the interval excludes 0 (beyond "
                "the seed noise).")

@@ -59,3 +59,13 @@ def test_curve_sentence():
     assert "+3.00, +1.20" in text and "still rising" in text and "seed spread up to 0.40" in text
     # per-seed slopes 2.0 and 2.2: 2.1 ± 12.706 * 0.1
     assert "+2.10 points per doubling from 1k to 4k (95% CI [+0.83, +3.37] over 2 seeds" in text
+
+
+def test_a_falling_curve_is_read_as_falling_not_flat():
+    # steps -0.9, -0.7, -0.6 per doubling: every step is below the threshold, but the curve keeps losing points
+    assert flattens_at([250, 500, 1000, 2000], [44.0, 43.1, 42.4, 41.8], threshold=0.5) is None
+    # a fall that stops: flat from where every later step moves less than the threshold either way
+    assert flattens_at([250, 500, 1000, 2000], [44.0, 43.1, 42.9, 43.0], threshold=0.5) == 500
+    c = curve_stats("distill", cells({250: [44.0, 43.8], 500: [43.1, 42.9], 1000: [42.4, 42.2], 2000: [41.8, 41.6]}))
+    text = read_curve(c, baseline=43.4, threshold=0.5)
+    assert "still falling at the largest size" in text and "flat over" not in text and "still rising" not in text

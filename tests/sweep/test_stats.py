@@ -136,6 +136,15 @@ def test_shape_saturating_flattens():
     assert "curving down (flattening)" in text and "negative beyond the seed noise" in text
 
 
+def test_shape_of_a_steepening_fall_is_not_called_flattening():
+    # falling, and faster with each doubling: negative curvature here steepens the fall
+    c = curve_stats("v", curve(lambda n, s: 60 - 2 * n / 1000 + s * 0.3 + _jitter(s) * math.log2(n / 1000)))
+    assert c.slope < 0 and c.curvature.hi < 0
+    assert not c.flattening
+    text = read_shape(c)
+    assert "the fall per doubling steepens" in text and "flattening" not in text and "flattens" not in text
+
+
 def test_polyfit_and_r_squared():
     xs = [1, 2, 3, 4, 5]
     coefs = stats.polyfit([x + 1000 for x in xs], [1 + 2 * (x + 1000) - 0.5 * (x + 1000) ** 2 for x in xs], 2)

@@ -302,7 +302,8 @@ def read_pair(p: PairStats) -> str | None:
     if not comps:
         return None
     mean_diff = stats.mean([c.diff for c in comps])
-    head = f"**{p.a} vs {p.b}**: {mean_diff:+.2f} points on average over {len(comps)} sizes"
+    unit = "size" if len(comps) == 1 else "sizes"
+    head = f"**{p.a} vs {p.b}**: {mean_diff:+.2f} points on average over {len(comps)} {unit}"
     if p.overall is not None and p.overall.known:
         head += f" (95% CI {fmt_ci(p.overall)}, paired by seed)"
     known = [c for c in comps if c.beyond_noise is not None]

@@ -69,3 +69,8 @@ def test_a_falling_curve_is_read_as_falling_not_flat():
     c = curve_stats("distill", cells({250: [44.0, 43.8], 500: [43.1, 42.9], 1000: [42.4, 42.2], 2000: [41.8, 41.6]}))
     text = read_curve(c, baseline=43.4, threshold=0.5)
     assert "still falling at the largest size" in text and "flat over" not in text and "still rising" not in text
+
+
+def test_a_comparison_at_one_size_says_size():
+    line = read_comparisons(["b", "a"], {"a": cells({1000: [50, 52]}), "b": cells({1000: [51, 53]})})[0]
+    assert "on average over 1 size (" in line and "sizes" not in line.split("(")[0]

@@ -17,7 +17,15 @@ from pathlib import Path
 from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.sweep import html as html_page
 from mlctl_zoo.sweep.plots import band_caption, plot_file, write_plots
-from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
+from mlctl_zoo.sweep.reading import (
+    FLAT_THRESHOLD,
+    METHOD_NOTE,
+    Analysis,
+    analyze,
+    flat_rule,
+    render_reading,
+    sentences,
+)
 from mlctl_zoo.sweep.report import CSV_FILE, _table
 from mlctl_zoo.sweep.results import Summary, as_jsonable, collect_rows, load_sweep, summarize, write_csv
 from mlctl_zoo.sweep.spec import BASELINE_VARIANT
@@ -119,7 +127,7 @@ def render(folders: list[Path], metas: list[dict], summary: Summary, read: dict,
         out += ["", (f"**Warning:** the folders start from different base models ({', '.join(sorted(bases))}); "
                 "the dashed base line is the first folder's.")]
     out += ["", "## Reading (automatic)", "",
-            (f"As in `sweep report`: gains per doubling of the pairs; *flattens* where every later step moves less than {threshold} per doubling, up or down; "
+            (f"As in `sweep report`: gains per doubling of the pairs; {flat_rule(threshold)}; "
              f"a difference *exceeds the seed noise* where its 95% interval over seeds excludes 0. {METHOD_NOTE} "
              "Variants from different folders are paired by seed number too when they ran the same seeds.")]
     out += render_reading(analysis if analysis is not None else analyze(summary, threshold), read)

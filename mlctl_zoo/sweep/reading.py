@@ -99,13 +99,17 @@ class CurveStats:
         return self.slope_ci is not None and self.slope_ci.known and not self.slope_ci.excludes_zero
 
     @property
+    def falling(self) -> bool:
+        """The fitted gain per doubling is negative: the words for curvature and flattening turn round."""
+        return self.slope is not None and self.slope < 0
+
+    @property
     def flattening(self) -> bool | None:
         """A rising curve whose curvature is negative beyond the seed noise (the quadratic coefficient's interval
         is below 0). On a falling curve negative curvature steepens the fall, which is not flattening."""
         if self.curvature is None or not self.curvature.known:
             return None
-        rising = self.slope is None or self.slope >= 0
-        return bool(self.curvature.excludes_zero) and self.curvature.estimate < 0 and rising
+        return bool(self.curvature.excludes_zero) and self.curvature.estimate < 0 and not self.falling
 
     def to_json(self) -> dict:
         return {
@@ -164,7 +168,7 @@ def shape_verdict(c: CurveStats) -> str:
     if c.best == "log-linear":
         return "closest to log-linear (a constant gain per doubling)"
     curv = c.fits["log-quadratic"].coefs[2]
-    if c.slope is not None and c.slope < 0:  # a falling curve: curving up slows the fall, curving down speeds it
+    if c.falling:  # a falling curve: curving up slows the fall, curving down speeds it
         return ("closest to log-quadratic, curving down (the fall per doubling steepens)" if curv < 0 else
                 "closest to log-quadratic, curving up (the fall per doubling slows)")
     return ("closest to log-quadratic, curving down (flattening)" if curv < 0 else
@@ -179,13 +183,12 @@ def curvature_clause(c: CurveStats) -> str:
     if not iv.known:
         return f"{head} (95% CI unknown: one seed)"
     head += f" (95% CI {fmt_ci(iv, 3)}, {iv.n} seeds)"
-    falling = c.slope is not None and c.slope < 0
     if iv.excludes_zero and iv.estimate < 0:
         return f"{head}: negative beyond the seed noise, so the " + (
-            "fall per doubling steepens" if falling else "curve flattens")
+            "fall per doubling steepens" if c.falling else "curve flattens")
     if iv.excludes_zero:
         return f"{head}: positive beyond the seed noise, so the " + (
-            "fall per doubling slows" if falling else "gain per doubling grows")
+            "fall per doubling slows" if c.falling else "gain per doubling grows")
     return f"{head}: not distinguishable from 0 (the interval includes 0)"
 
 
@@ -540,6 +543,11 @@ def agreement_table(analysis: Analysis) -> list[str]:
         r = "-" if ag.pearson is None else f"{ag.pearson.estimate:+.2f} {fmt_ci(ag.pearson)}"
         lines.append(f"| {ag.task_a} vs {ag.task_b} | {ag.group} | {ag.n} | {rho} | {r} |")
     return lines
+
+
+def flat_rule(threshold: float) -> str:
+    """What *flattens* means in the reading, for the method notes of `sweep report` and `sweep compare`."""
+    return f"*flattens* where every later step moves less than {threshold} per doubling, up or down"
 
 
 METHOD_NOTE = ("Intervals are 95% over seeds (Student's t, n − 1 df). Gain per doubling: each seed's least-squares "

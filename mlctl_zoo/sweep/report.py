@@ -11,7 +11,15 @@ from pathlib import Path
 from mlctl_zoo.sweep import html as html_page
 from mlctl_zoo.sweep.langs import GROUPS
 from mlctl_zoo.sweep.plots import band_caption, write_plots
-from mlctl_zoo.sweep.reading import FLAT_THRESHOLD, METHOD_NOTE, Analysis, analyze, render_reading, sentences
+from mlctl_zoo.sweep.reading import (
+    FLAT_THRESHOLD,
+    METHOD_NOTE,
+    Analysis,
+    analyze,
+    flat_rule,
+    render_reading,
+    sentences,
+)
 from mlctl_zoo.sweep.results import (
     Summary,
     as_jsonable,
@@ -139,8 +147,7 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
                 "points saw fewer pairs than their size; set `training.max_minutes: null` for a scaling sweep.")]
     out += ["", "## Reading (automatic)", ""]
     out.append(f"Gains are points of the task's metric per doubling of the pairs (least-squares slope against "
-               f"log2 pairs, then each step); a curve *flattens* where every later step moves less than "
-               f"{threshold} per doubling, up or down; a difference *exceeds the seed noise* where its 95% interval over "
+               f"log2 pairs, then each step); a curve {flat_rule(threshold)}; a difference *exceeds the seed noise* where its 95% interval over "
                f"seeds excludes 0. {METHOD_NOTE}")
     out += render_reading(analysis if analysis is not None else analyze(summary, threshold), read)
     for task in sorted({t for t, _ in summary.cells}):

@@ -3,7 +3,8 @@
 Walks the AST of each module (``import x``, ``from x import y``, relative imports resolved; at module level
 and inside functions alike) and fails on
 (a) an import against the layers: a package may import its own package or one of a lower layer;
-    same-layer imports only where ``SAME_LAYER`` allows them,
+    same-layer imports only where ``SAME_LAYER`` allows them; inside a package with ``INNER_LAYERS`` (the
+    server: core, HTTP edge, factory), a module may import its own inner layer or a lower one,
 (b) an import cycle between modules,
 (c) a sub-package (or top-level module) of mlctl_zoo that the rules do not place, or a rule for one that
     no longer exists,
@@ -44,6 +45,17 @@ LAYERS: list[set[str]] = [
 # Imports allowed between different packages of one layer: (importer, imported).
 SAME_LAYER: set[tuple[str, str]] = {
     ("utils", "errors"),  # the helpers raise the suite's own errors (errors imports nothing)
+}
+# Layers inside a package, lowest first, by a module's first name under the package (``serving.edge.tei`` ->
+# ``edge``): a module may import modules of its own inner layer or a lower one, never a higher one. serving:
+# the core (model slots, admission, batching, the encode path; no HTTP) below the HTTP edge (routes, one module
+# per API family, middleware, error mapping) below the factory and the runner that put the two together.
+INNER_LAYERS: dict[str, list[set[str]]] = {
+    "serving": [
+        {"errors", "settings", "schemas", "metrics", "batching", "corpus", "model", "ui", "core"},
+        {"edge"},
+        {"app", "server"},
+    ],
 }
 # Third-party libraries slow or large enough to import only where used (inside functions).
 HEAVY = {"torch", "transformers", "onnxruntime", "onnx", "optimum", "accelerate", "datasets", "matplotlib",
@@ -130,6 +142,27 @@ def layer_violations(imports: list[Import], layers: list[set[str]] = LAYERS,
         elif level[dst] == level[src] and (src, dst) not in same_layer:
             bad.append(f"{imp.importer}:{imp.line} imports {imp.target}: {src} and {dst} are siblings "
                        f"(layer {level[src]}); add the pair to the rules or move the shared part down")
+    return bad
+
+
+def inner_part(module: str) -> str | None:
+    """``mlctl_zoo.serving.edge.tei`` -> ``edge``; None for a package's own ``__init__`` or a top-level module."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else None
+
+
+def inner_layer_violations(imports: list[Import],
+                           inner_layers: dict[str, list[set[str]]] = INNER_LAYERS) -> list[str]:
+    bad = []
+    for imp in imports:
+        pkg = package_of(imp.importer)
+        if pkg not in inner_layers or not imp.target.startswith(PACKAGE) or package_of(imp.target) != pkg:
+            continue
+        level = {part: i for i, group in enumerate(inner_layers[pkg]) for part in group}
+        src, dst = inner_part(imp.importer), inner_part(imp.target)
+        if src in level and dst in level and level[dst] > level[src]:
+            bad.append(f"{imp.importer}:{imp.line} imports {imp.target}: {pkg}.{src} (inner layer {level[src]}) "
+                       f"may not import {pkg}.{dst} (inner layer {level[dst]}, higher)")
     return bad
 
 
@@ -258,6 +291,22 @@ def test_every_subpackage_is_placed():
     assert not placed - present, f"rules for packages that no longer exist: {sorted(placed - present)}"
 
 
+def test_every_module_of_a_layered_package_is_placed():
+    for pkg, groups in INNER_LAYERS.items():
+        root = ROOT / PACKAGE / pkg
+        present = {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+        present |= {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+        placed = set().union(*groups)
+        assert not present - placed, f"{pkg}: not in INNER_LAYERS (tests/test_layers.py, docs/architecture.md): " \
+                                     f"{sorted(present - placed)}"
+        assert not placed - present, f"{pkg}: rules for modules that no longer exist: {sorted(placed - present)}"
+
+
+def test_imports_follow_the_inner_layers(package_imports):
+    bad = inner_layer_violations(package_imports)
+    assert not bad, "imports against the inner layers (docs/architecture.md):\n" + "\n".join(bad)
+
+
 def test_imports_follow_the_layers(package_imports):
     bad = layer_violations(package_imports)
     assert not bad, "imports against the layers (docs/architecture.md):\n" + "\n".join(bad)
@@ -308,6 +357,23 @@ def test_checker_reports_an_upward_import_and_a_sibling_import():
                              "models (layer 2)")
     assert "siblings" in bad[1] and bad[1].startswith("mlctl_zoo.training.trainer:1")
     assert not layer_violations(imports, same_layer={("training", "export")})[1:]
+
+
+def test_checker_reports_an_import_up_the_inner_layers():
+    imports = _synthetic({
+        "mlctl_zoo": "",
+        "mlctl_zoo.serving": "",
+        "mlctl_zoo.serving.core": "def f():\n    from .edge import tei\n",  # the core may not know HTTP
+        "mlctl_zoo.serving.edge": "",
+        "mlctl_zoo.serving.edge.tei": "from mlctl_zoo.serving.core import ServerState\nfrom . import errors\n",
+        "mlctl_zoo.serving.edge.errors": "from mlctl_zoo.serving import app\n",  # nor the edge the factory
+        "mlctl_zoo.serving.app": "from mlctl_zoo.serving.edge import tei\n",
+    })
+    bad = inner_layer_violations(imports)
+    assert len(bad) == 2, bad
+    assert bad[0].startswith("mlctl_zoo.serving.core:2 imports mlctl_zoo.serving.edge.tei: serving.core (inner "
+                             "layer 0) may not import serving.edge (inner layer 1, higher)")
+    assert bad[1].startswith("mlctl_zoo.serving.edge.errors:1 imports mlctl_zoo.serving.app")
 
 
 def test_checker_reports_cycles_through_function_level_and_relative_imports():

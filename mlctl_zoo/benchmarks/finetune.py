@@ -8,11 +8,17 @@ The encoder comes from ``mlctl_zoo.models.loading.load_encoder`` (BERT, XLM-R an
   label (the rest are ignored in the loss) and predicts the word's tag.
 Training: AdamW, linear decay without warm-up, gradient clipping at 1.0, seeded shuffling and dropout;
 after each epoch the model is scored on English dev and the best epoch is kept (XTREME's selection).
+Batches are padded to their own longest row. A task may ask for length-grouped batches (transformers'
+``LengthGroupedSampler``, what the ``Trainer``'s ``group_by_length`` uses: megabatches of 50 batches sorted by
+length, so a batch pads little) and for bf16 autocast (fp32 weights and optimiser; the matrix products in
+bfloat16, which CPUs with AVX512-BF16 or AMX and every recent GPU run natively).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +30,7 @@ from mlctl_zoo.models.loading import load_encoder, load_tokenizer
 from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
 
 IGNORE = -100
+PRECISIONS = ("fp32", "bf16")  # bf16: autocast over fp32 weights (the Trainer's ``bf16=True``)
 
 
 def seed_everything(seed: int) -> None:
@@ -133,7 +140,31 @@ def _device_of(model):
     return next(model.parameters()).device
 
 
-def predict_logits(model, feats: Features, pad_id: int, batch_size: int) -> list:
+def autocast(model, precision: str):
+    """The forward pass's precision context: bf16 autocast on the model's device, or nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown fine-tuning precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    torch = _torch()
+    return torch.autocast(_device_of(model).type, dtype=torch.bfloat16)
+
+
+def training_order(lengths: Sequence[int], batch_size: int, generator, group_by_length: bool) -> list[list[int]]:
+    """One epoch's batches: a seeded shuffle, or transformers' length-grouped order (megabatches of 50 batches,
+    each sorted longest first, the longest batch of all first so memory peaks at once)."""
+    torch = _torch()
+    n = len(lengths)
+    if group_by_length:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        order = list(LengthGroupedSampler(batch_size, lengths=list(lengths), generator=generator))
+    else:
+        order = torch.randperm(n, generator=generator).tolist()
+    return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+
+
+def predict_logits(model, feats: Features, pad_id: int, batch_size: int, precision: str = "fp32") -> list:
     """Logits per example ([C] for pairs, [T, C] for tags), length-sorted batches, input order."""
     torch = _torch()
 
@@ -143,14 +174,16 @@ def predict_logits(model, feats: Features, pad_id: int, batch_size: int) -> list
         for idx in length_sorted_batches([len(x) for x in feats.input_ids], batch_size):
             ids, mask, _ = _collate([feats.input_ids[i] for i in idx], pad_id)
             dev = _device_of(model)
-            logits = model(ids.to(dev), mask.to(dev)).float().cpu().numpy()
+            with autocast(model, precision):
+                logits = model(ids.to(dev), mask.to(dev))
+            logits = logits.float().cpu().numpy()
             for r, i in enumerate(idx):
                 out[i] = logits[r] if logits.ndim == 2 else logits[r, : len(feats.input_ids[i])]
     return out
 
 
-def predict_pairs(model, feats: Features, pad_id: int, batch_size: int) -> list[int]:
-    return [int(np.argmax(x)) for x in predict_logits(model, feats, pad_id, batch_size)]
+def predict_pairs(model, feats: Features, pad_id: int, batch_size: int, precision: str = "fp32") -> list[int]:
+    return [int(np.argmax(x)) for x in predict_logits(model, feats, pad_id, batch_size, precision)]
 
 
 def predict_tags(model, feats: Features, pad_id: int, batch_size: int, fallback: int = 0) -> list[list[int]]:
@@ -165,8 +198,11 @@ def predict_tags(model, feats: Features, pad_id: int, batch_size: int, fallback:
 
 def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float, batch_size: int, seed: int,
                  evaluate: Callable[[object], float] | None, weight_decay: float = 0.0, max_grad_norm: float = 1.0,
-                 say: Callable[[str], None] | None = None) -> dict:
-    """Fine-tune, score on English dev after each epoch, load the best epoch. Returns the history."""
+                 say: Callable[[str], None] | None = None, group_by_length: bool = False,
+                 precision: str = "fp32") -> dict:
+    """Fine-tune, score on English dev after each epoch, load the best epoch. Returns the history, with each
+    epoch's training and evaluation seconds."""
+
     torch = _torch()
     from transformers import get_linear_schedule_with_warmup
 
@@ -178,28 +214,31 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
     sched = get_linear_schedule_with_warmup(opt, 0, steps_per_epoch * epochs)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     history, best_score, best_state, best_epoch = [], -1.0, None, epochs
+    lengths = [len(x) for x in train.input_ids]
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(n, generator=gen).tolist()
-        total = 0.0
-        for s in range(0, n, batch_size):
-            idx = order[s : s + batch_size]
+        t0 = time.perf_counter()
+        total, seen = 0.0, 0
+        for step, idx in enumerate(training_order(lengths, batch_size, gen, group_by_length), start=1):
             ids, mask, lab = _collate([train.input_ids[i] for i in idx], pad_id, [train.labels[i] for i in idx])
             dev = _device_of(model)
-            logits = model(ids.to(dev), mask.to(dev))
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), lab.to(dev).reshape(-1))
+            with autocast(model, precision):
+                logits = model(ids.to(dev), mask.to(dev))
+            loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), lab.to(dev).reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
-            step = s // batch_size + 1
+            seen += len(idx)
             if say and steps_per_epoch >= 20 and step % (steps_per_epoch // 4) == 0 and step < steps_per_epoch:
-                say(f"  epoch {epoch}/{epochs}: step {step}/{steps_per_epoch}, loss {total / min(s + batch_size, n):.4f}")
-        rec = {"epoch": epoch, "train_loss": total / max(n, 1)}
+                say(f"  epoch {epoch}/{epochs}: step {step}/{steps_per_epoch}, loss {total / seen:.4f}")
+        rec = {"epoch": epoch, "train_loss": total / max(n, 1), "train_seconds": time.perf_counter() - t0}
         if evaluate is not None:
+            t1 = time.perf_counter()
             rec["dev"] = float(evaluate(model))
+            rec["dev_seconds"] = time.perf_counter() - t1
             if rec["dev"] > best_score:
                 best_score, best_epoch = rec["dev"], epoch
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

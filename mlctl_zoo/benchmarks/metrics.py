@@ -121,3 +121,46 @@ def mine_candidates_chunked(x: np.ndarray, y: np.ndarray, k: int = 4, chunk: int
     for j in range(m):
         cands[(int(col_arg[j]), j)] = float(col_best[j])
     return sorted(((i, j, s) for (i, j), s in cands.items()), key=lambda t: (-t[2], t[0], t[1]))
+
+
+def bootstrap_intervals(correct: dict[str, np.ndarray], resamples: int, seed: int,
+                        level: float = 95.0) -> tuple[dict[str, list[float]], list[float] | None]:
+    """Percentile-bootstrap intervals (0-100) of each language's accuracy and of their mean.
+
+    ``correct[lang]`` is a 0/1 vector over test examples. When every language has the same number of
+    examples (line-aligned sets) one set of resampled indices serves all of them, so the mean's interval
+    keeps the pairing; otherwise each language is resampled on its own.
+    """
+    rng = np.random.default_rng(seed)
+    lo_q, hi_q = (100.0 - level) / 2.0, 100.0 - (100.0 - level) / 2.0
+    sizes = {c.size for c in correct.values()}
+    shared = None
+    if len(sizes) == 1:
+        n = sizes.pop()
+        shared = rng.integers(0, n, size=(resamples, n))
+    boot = {}
+    for lang, c in correct.items():
+        idx = shared if shared is not None else rng.integers(0, c.size, size=(resamples, c.size))
+        boot[lang] = 100.0 * c.astype(np.float64)[idx].mean(axis=1)
+
+    def interval(samples: np.ndarray) -> list[float]:
+        lo, hi = np.percentile(samples, [lo_q, hi_q])
+        return [float(lo), float(hi)]
+
+    intervals = {lang: interval(b) for lang, b in boot.items()}
+    average = interval(np.mean(np.stack(list(boot.values())), axis=0)) if boot else None
+    return intervals, average
+
+
+def paired_difference_interval(correct_a: np.ndarray, correct_b: np.ndarray, resamples: int, seed: int,
+                               level: float = 95.0) -> dict:
+    """Accuracy of ``a`` minus ``b`` (0-100) on the same examples, with a percentile-bootstrap interval that
+    resamples examples (both sides together, so the pairing is kept)."""
+    a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"paired difference: {a.size} and {b.size} examples")
+    idx = np.random.default_rng(seed).integers(0, a.size, size=(resamples, a.size))
+    diff = 100.0 * (a[idx].mean(axis=1) - b[idx].mean(axis=1))
+    lo, hi = np.percentile(diff, [(100.0 - level) / 2.0, 100.0 - (100.0 - level) / 2.0])
+    return {"difference": 100.0 * float(a.mean() - b.mean()), "interval": [float(lo), float(hi)],
+            "examples": int(a.size), "resamples": resamples}

@@ -149,6 +149,10 @@ class TrainingSpec(_Strict):
     labelled_max_length: int | None = Field(
         default=None, gt=1, description="tokens per labelled example (premise and hypothesis together); "
         "null = max_length")
+    labelled_steps: int | Literal["cover"] | None = Field(
+        default=None, description="labelled updates of the run whatever the parallel data's size: N, or cover "
+        "(one pass over the labelled batches: every labelled example once); the parallel updates then follow "
+        "epochs / max_steps alone. null = the two streams share the steps by data.*_weight")
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
@@ -166,6 +170,13 @@ class TrainingSpec(_Strict):
         description="CPU threads: null = torch's default, N, or auto (probe 1 vs all cores while training; "
         "on a shared machine one thread can be several times faster)",
     )
+
+    @field_validator("labelled_steps")
+    @classmethod
+    def _labelled_steps(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"must be >= 1, cover or null (got {v})")
+        return v
 
     @field_validator("threads")
     @classmethod

@@ -1,7 +1,7 @@
-"""Request bodies (validated straight from the raw bytes) and the one error shape.
+"""Request bodies, validated straight from the raw bytes (errors: ``serving/errors.py``).
 
 Requests are strict: unknown fields, numbers where strings belong, token-id lists and nulls are 422s with
-a message that says what is expected. Responses are plain dicts serialised by ``app.py`` (no per-vector
+a message that says what is expected. Responses are plain dicts serialised by ``edge/responses.py`` (no per-vector
 pydantic overhead on the hot path).
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlctl_zoo.serving.errors import ApiError, ErrorType
 
 TextOrTexts = str | list[str]
 
@@ -83,44 +85,6 @@ class RootRequest(_Request):
     parameters: dict | None = Field(default=None, description="accepted when empty (sentence-similarity sends {})")
 
 
-class ApiError(Exception):
-    """Any failure a handler reports: rendered as ``{"error": message, "error_type": type}``."""
-
-    def __init__(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-        self.message = message
-        self.headers = headers or {}
-
-
-# error_type -> HTTP status, documented in docs/serving.md
-ERROR_STATUS = {
-    "invalid_json": 400,
-    "validation_error": 422,
-    "empty_input": 422,
-    "dimensions_not_supported": 422,
-    "invalid_dimensions": 422,
-    "unauthorized": 401,
-    "not_found": 404,
-    "unknown_model": 404,
-    "no_corpus": 404,
-    "method_not_allowed": 405,
-    "payload_too_large": 413,
-    "too_many_inputs": 413,
-    "input_too_long": 413,
-    "unsupported_media_type": 415,
-    "overloaded": 429,
-    "not_ready": 503,
-    "shutting_down": 503,
-    "internal_error": 500,
-}
-
-
-def error(error_type: str, message: str, headers: dict[str, str] | None = None) -> ApiError:
-    return ApiError(ERROR_STATUS[error_type], error_type, message, headers)
-
-
 def _describe(err: dict, text_fields: tuple[str, ...]) -> str:
     loc = [str(x) for x in err["loc"]]
     top = loc[0] if loc else ""
@@ -151,12 +115,12 @@ def parse_body(model: type[_Request], body: bytes) -> _Request:
                     body.decode("utf-8")
                 except UnicodeDecodeError as u:
                     msg = f"the body is not valid UTF-8 (byte {u.start})"
-            raise error("invalid_json", f"{msg} (the body must be a UTF-8 JSON object)") from None
+            raise ApiError(ErrorType.INVALID_JSON, f"{msg} (the body must be a UTF-8 JSON object)") from None
         if any(x["type"] == "model_type" and not x["loc"] for x in errors):
-            raise error("validation_error", "the body must be a JSON object") from None
+            raise ApiError(ErrorType.VALIDATION_ERROR, "the body must be a JSON object") from None
         seen: list[str] = []
         for x in errors:
             d = _describe(x, model.text_fields)
             if d not in seen:
                 seen.append(d)
-        raise error("validation_error", "; ".join(seen[:4])) from None
+        raise ApiError(ErrorType.VALIDATION_ERROR, "; ".join(seen[:4])) from None

@@ -55,6 +55,8 @@ def plan_schedule(n_parallel: int, labelled_batches: int, recipe: Recipe, length
         batches.extend(extra[: round((epochs - full) * len(extra))])
     elif epochs < 1:
         batches = batches[: max(1, round(epochs * len(batches)))]
+    if labelled_batches and tr.labelled_steps is not None:
+        return with_labelled_dose(batches, labelled_batches, tr, shuffled_epoch, rng)
     if labelled_batches and tr.max_steps is not None:
         return fixed_steps_mix(n_parallel, labelled_batches, recipe, batches, shuffled_epoch, rng)
     items: list[Item] = [("parallel", b) for b in batches]
@@ -91,6 +93,42 @@ def fixed_steps_mix(n_parallel: int, labelled_batches: int, recipe: Recipe, firs
     items: list[Item] = [("parallel", b) for b in par[: steps - n_lab]]
     items += [("labelled", [i % labelled_batches]) for i in range(n_lab)]
     return [items[i] for i in rng.permutation(len(items))]
+
+
+def labelled_dose(labelled_batches: int, tr: TrainingSpec) -> int:
+    """The labelled updates that ``training.labelled_steps`` asks for: N, or one pass over the labelled batches."""
+    return labelled_batches if tr.labelled_steps == "cover" else int(tr.labelled_steps or 0)
+
+
+def with_labelled_dose(parallel: list[list[int]], labelled_batches: int, tr: TrainingSpec,
+                       shuffled_epoch: Callable[[], list[list[int]]], rng: np.random.Generator) -> list[Item]:
+    """``training.labelled_steps``: the parallel batches as planned without a labelled stream (``epochs``, or
+    ``max_steps`` parallel steps), and exactly ``labelled_dose`` labelled batches (cycled in order) placed at
+    uniformly drawn positions among them. The parallel order is kept, so the labelled dose is the same at every
+    data size and only the parallel updates scale with the data."""
+    par = list(parallel)
+    if tr.max_steps is not None:
+        while par and len(par) < tr.max_steps:
+            par.extend(shuffled_epoch())
+        par = par[: tr.max_steps]
+    n_lab = labelled_dose(labelled_batches, tr)
+    total = len(par) + n_lab
+    slots = set(rng.choice(total, size=n_lab, replace=False).tolist())
+    items: list[Item] = []
+    parallel_iter, lab = iter(par), 0
+    for k in range(total):
+        if k in slots:
+            items.append(("labelled", [lab % labelled_batches]))
+            lab += 1
+        else:
+            items.append(("parallel", next(parallel_iter)))
+    return items
+
+
+def count_updates(schedule: list[Item]) -> dict[str, int]:
+    """How many parallel and labelled batches a schedule (or the part of it that ran) holds."""
+    return {"parallel": sum(kind == "parallel" for kind, _ in schedule),
+            "labelled": sum(kind == "labelled" for kind, _ in schedule)}
 
 
 def lr_factor(opt_step: int, total_steps: int, seconds: float, tr: TrainingSpec) -> float:

@@ -36,7 +36,7 @@ from mlctl_zoo.training.batches import build_batches
 from mlctl_zoo.training.data import load_labelled, load_parallel
 from mlctl_zoo.training.processes import global_values
 from mlctl_zoo.training.registration import data_record, register_run
-from mlctl_zoo.training.schedule import lr_factor, plan_schedule
+from mlctl_zoo.training.schedule import count_updates, lr_factor, plan_schedule
 from mlctl_zoo.training.state import restore_state, save_state
 from mlctl_zoo.training.threads import ThreadTuner
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
@@ -124,6 +124,7 @@ class _Run:
         finally:
             torch.set_num_threads(threads_before)
         metrics.update({"word_pairs": self.batches.word_stats} if "word" in r.objective.levels else {})
+        metrics["updates"] = count_updates(self.schedule[: metrics["steps"]])  # the dose that ran, by stream
         # 4. the checkpoint, its card and the zoo entry (main process only)
         acc.wait_for_everyone()
         if self.report_to:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from mlctl_zoo.benchmarks.base import TaskContext
-from mlctl_zoo.benchmarks.tasks.xnli_frozen import XnliFrozen, bootstrap_intervals
+from mlctl_zoo.benchmarks.metrics import bootstrap_intervals
+from mlctl_zoo.benchmarks.tasks.xnli_frozen import XnliFrozen
 
 DIM = 16
 LABELS = ("entailment", "neutral", "contradiction")

@@ -86,6 +86,17 @@ def test_label_aware_mixes_a_labelled_stream(tiny_models, make_recipe, registry,
     assert res.data["labelled_examples"] == 8
 
 
+def test_a_labelled_dose_runs_and_is_recorded(tiny_models, make_recipe, registry, tiny_data, tmp_path):
+    # 8 labelled examples in batches of 4 = 2 labelled batches; 'cover' runs each once, on top of the epoch
+    recipe = make_recipe(tiny_models["bert"], data={
+        "labelled": [{"path": "nli-en.tsv", "translations": {"fr": "nli-fr.tsv"}, "max_examples": 8}]},
+        objective={"label_weight": 0.5}, training={"labelled_steps": "cover"})
+    _, res = _train(recipe, registry, tiny_data, tmp_path)
+    updates = res.metrics["updates"]
+    assert updates["labelled"] == 2 and updates["parallel"] >= 1
+    assert res.metrics["steps"] == updates["parallel"] + updates["labelled"]
+
+
 def test_bad_lines_are_counted_not_fatal(tiny_models, make_recipe, registry, tiny_data, tmp_path):
     f = tiny_data / "parallel" / "fra-eng.tsv"
     f.write_bytes(f.read_bytes() + b"no tab here\n\tempty english\nbad bytes \xff\xfe\tx\n")

@@ -17,6 +17,7 @@ BUILTIN = {
     "udpos": "mlctl_zoo.benchmarks.tasks.udpos:UdPos",
     "xnli": "mlctl_zoo.benchmarks.tasks.xnli:Xnli",
     "xnli-frozen": "mlctl_zoo.benchmarks.tasks.xnli_frozen:XnliFrozen",
+    "xnli-ft": "mlctl_zoo.benchmarks.tasks.xnli_ft:XnliFt",
 }
 
 TASKS: Registry[type[Task]] = Registry("task")

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
-from mlctl_zoo.benchmarks.classification import PairTask, take
+from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
 
 LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+SAMPLE_SEED = 0  # part of the protocol, not the run's seed: every model and run scores the same lines
+TEST_SAMPLE = 2000  # XNLI test pairs scored per language (of 5,010; line-aligned across languages)
+SAMPLE_NOTE = (f"a seeded random sample of {TEST_SAMPLE:,} XNLI test lines (seed {SAMPLE_SEED}), the same lines in "
+               "every language: the test file is ordered in genre blocks, so its first lines are no sample of it")
+
+
+def sample_indices(total: int, n: int | None, seed: int = SAMPLE_SEED) -> list[int]:
+    """``n`` of ``range(total)`` drawn without replacement by a fixed seed, in file order (all when ``n`` is None
+    or not smaller): the same lines for every language of a line-aligned set, and for every model."""
+    if n is None or n >= total:
+        return list(range(total))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+def hub_xnli(task: PairTask, split: str, lang: str) -> Pairs:
+    """One language of XNLI ``split`` (validation/test) from the hub's google/xtreme, recorded in ``task.files``."""
+    ds = task.files.hub("google/xtreme", "XNLI", split).filter(lambda r: r["language"] == lang)
+    return (list(ds["sentence1"]), list(ds["sentence2"]),
+            [task.label_id(x, f"google/xtreme XNLI {split}") for x in ds["gold_label"]])
+
+
+def pick(p: Pairs, indices: list[int]) -> Pairs:
+    return [p[0][i] for i in indices], [p[1][i] for i in indices], [p[2][i] for i in indices]
 HUB_MNLI_LABELS = ("entailment", "neutral", "contradiction")  # nyu-mll/multi_nli ClassLabel order
 
 
@@ -34,10 +59,7 @@ class Xnli(PairTask):
                 [self.label_id(r[2], str(path)) for r in rows])
 
     def _hub_xnli(self, split: str, lang: str):
-        ds = self.files.hub("google/xtreme", "XNLI", split)
-        ds = ds.filter(lambda r: r["language"] == lang)
-        return (list(ds["sentence1"]), list(ds["sentence2"]),
-                [self.label_id(x, f"google/xtreme XNLI {split}") for x in ds["gold_label"]])
+        return hub_xnli(self, split, lang)
 
     def _n(self, key: str):
         v = self.hyperparameters().get(key, "all")

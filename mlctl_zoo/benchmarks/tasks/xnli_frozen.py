@@ -22,8 +22,9 @@ import numpy as np
 
 from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv
 from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
+from mlctl_zoo.benchmarks.metrics import bootstrap_intervals
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
-from mlctl_zoo.benchmarks.tasks.xnli import LANGS, Xnli
+from mlctl_zoo.benchmarks.tasks.xnli import LANGS, SAMPLE_NOTE, Xnli, hub_xnli, pick, sample_indices
 from mlctl_zoo.errors import DataError
 
 C_GRID = (1e-5, 1e-4, 1e-3, 1e-2)  # inverse L2 strength (scikit-learn C), on standardised features
@@ -33,6 +34,7 @@ COMMON: dict[str, Any] = {
     "features": FEATURES, "classifier": "multinomial logistic regression (scikit-learn, lbfgs)",
     "c_grid": list(C_GRID), "max_iter": 1000, "tol": 1e-4, "selection": "MultiNLI dev-en accuracy",
     "bootstrap_resamples": 1000, "interval": "95% percentile bootstrap over test examples",
+    "eval_sample": SAMPLE_NOTE,  # version 2.0; 1.0 scored each language's first 2,000 lines
 }
 ONLINE_TRAIN_CAP = {"full": 50000, "lite": 10000}  # MultiNLI train pairs from the hub (393k): encoding cost
 GPU_MIN_BATCH = 128  # on CPU a larger batch is no faster (measured); on a GPU it is
@@ -43,7 +45,7 @@ class XnliFrozen(RetrievalTask):
     label_id = PairTask.label_id  # names or 0/1/2, the same checks as the fine-tuned task
     meta = TaskMeta(
         name="xnli-frozen",
-        version="1.0",
+        version="2.0",
         kind="frozen-encoder",
         metric="accuracy",
         languages=LANGS,
@@ -108,13 +110,9 @@ class XnliFrozen(RetrievalTask):
         if self.ctx.data_dir is not None:
             data = self._local(f"xnli/test-{lang}.tsv", f"XNLI {lang} test")
         else:
-            ds = self.files.hub("google/xtreme", "XNLI", "test").filter(lambda r: r["language"] == lang)
-            data = (list(ds["sentence1"]), list(ds["sentence2"]),
-                    [self.label_id(x, "google/xtreme XNLI test") for x in ds["gold_label"]])
-        n = self._n("eval_examples")
-        if self.ctx.limit is not None:
-            n = self.ctx.limit if n is None else min(n, self.ctx.limit)
-        return take(data, 0, n)
+            data = hub_xnli(self, "test", lang)
+        data = pick(data, sample_indices(len(data[0]), self._n("eval_examples")))
+        return take(data, 0, self.ctx.limit)
 
     # ---- features ----------------------------------------------------------------------------
     def pair_features(self, model, data: Pairs, what: str) -> np.ndarray:
@@ -207,35 +205,6 @@ def fit_select(x_train: np.ndarray, y_train: np.ndarray, x_dev: np.ndarray, y_de
         if acc > info["dev_accuracy"]:
             best, info["C"], info["dev_accuracy"] = lr, c, acc
     return make_pipeline(scaler, best), info
-
-
-def bootstrap_intervals(correct: dict[str, np.ndarray], resamples: int, seed: int,
-                        level: float = 95.0) -> tuple[dict[str, list[float]], list[float] | None]:
-    """Percentile-bootstrap intervals (0-100) of each language's accuracy and of their mean.
-
-    ``correct[lang]`` is a 0/1 vector over test examples. When every language has the same number of
-    examples (line-aligned sets) one set of resampled indices serves all of them, so the mean's interval
-    keeps the pairing; otherwise each language is resampled on its own.
-    """
-    rng = np.random.default_rng(seed)
-    lo_q, hi_q = (100.0 - level) / 2.0, 100.0 - (100.0 - level) / 2.0
-    sizes = {c.size for c in correct.values()}
-    shared = None
-    if len(sizes) == 1:
-        n = sizes.pop()
-        shared = rng.integers(0, n, size=(resamples, n))
-    boot = {}
-    for lang, c in correct.items():
-        idx = shared if shared is not None else rng.integers(0, c.size, size=(resamples, c.size))
-        boot[lang] = 100.0 * c.astype(np.float64)[idx].mean(axis=1)
-
-    def interval(samples: np.ndarray) -> list[float]:
-        lo, hi = np.percentile(samples, [lo_q, hi_q])
-        return [float(lo), float(hi)]
-
-    intervals = {lang: interval(b) for lang, b in boot.items()}
-    average = interval(np.mean(np.stack(list(boot.values())), axis=0)) if boot else None
-    return intervals, average
 
 
 def _sklearn_version() -> str:

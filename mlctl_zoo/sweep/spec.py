@@ -22,6 +22,7 @@ from mlctl_zoo.config.loader import load_yaml_mapping, parse_overrides, validate
 from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.utils.names import NAME_RE
 
+VARIANT_PAIRS_KEY = "pairs"  # in a variants file: the sizes one variant runs at (recipes have no top-level 'pairs')
 BASELINE_VARIANT = "base"  # the untrained base model, benched once as the curve's reference
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")
 
@@ -35,6 +36,8 @@ class Variant(_Strict):
 
     name: str
     overrides: dict[str, Any] = Field(default_factory=dict)
+    pairs: list[int] | None = Field(default=None, description="only these data sizes (a control run at one size); "
+                                    "None: every size of the sweep")
 
     def set_args(self) -> list[str]:
         """The overrides as ``--set`` strings (``objective.levels=[sentence, word]``) that read back unchanged."""
@@ -157,7 +160,13 @@ def load_variants(path: str | Path) -> list[Variant]:
             over = {}
         if not isinstance(over, dict):
             raise ConfigError(f"{path}: {name}: expected a mapping of overrides, got {type(over).__name__}")
-        out.append(validate_model(Variant, {"name": str(name), "overrides": _flatten(over)}, f"{path}: {name}"))
+        over = dict(over)
+        sizes = over.pop(VARIANT_PAIRS_KEY, None)  # not a recipe key: the sizes this variant runs at
+        if sizes is not None:  # 2000, "1k,4k" or [1k, 4000]
+            items = sizes if isinstance(sizes, list) else [sizes]
+            sizes = parse_int_list(",".join(str(x) for x in items), f"{path}: {name}: {VARIANT_PAIRS_KEY}")
+        out.append(validate_model(Variant, {"name": str(name), "overrides": _flatten(over), "pairs": sizes},
+                                  f"{path}: {name}"))
     return out
 
 
@@ -197,6 +206,8 @@ def plan_points(spec: SweepSpec) -> list[Point]:
         raise ConfigError(f"variant names collide once made zoo-safe: {', '.join(v.name for v in variants)}")
     points = []
     for pairs, seed, (v, s) in itertools.product(spec.pairs, spec.seeds, zip(variants, slugs)):
+        if v.pairs is not None and pairs not in v.pairs:
+            continue
         pid = f"{s}-p{pairs}-s{seed}"
         name = f"{spec.name_prefix}-{pid}"
         if not NAME_RE.match(name):

@@ -21,7 +21,7 @@ def test_list_shows_tasks_and_suites(runner):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     names = {t["name"] for t in data["tasks"]}
-    assert names == {"xnli", "xnli-frozen", "pawsx", "panx", "udpos", "tatoeba", "bucc2018", "bitext"}
+    assert names == {"xnli", "xnli-frozen", "xnli-ft", "pawsx", "panx", "udpos", "tatoeba", "bucc2018", "bitext"}
     for t in data["tasks"]:  # every registered task has complete, versioned metadata
         assert t["version"] and t["metric"] and t["hub"] and t["local_layout"] and t["full"] and t["lite"]
     assert {s["name"] for s in data["suites"]} >= {"xtreme", "xtreme-lite", "retrieval"}

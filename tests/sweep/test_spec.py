@@ -47,6 +47,8 @@ def test_points_are_prefixes_of_one_sample_and_reproducible():
 
 def _recipe_for(variants_file):
     """The sweep recipe a shipped variants file goes with (the label-aware study has its own)."""
+    if variants_file.name.startswith("_variants-label-aware-ft"):
+        return REPO / "recipes" / "sweeps" / "minilm-label-aware-ft.yaml"
     if variants_file.name.startswith("_variants-label-aware"):
         return REPO / "recipes" / "sweeps" / "minilm-label-aware-nli.yaml"
     return RECIPE
@@ -92,6 +94,19 @@ def test_variants_nested_or_dotted_and_errors(tmp_path):
     f.write_text("typo: {objective.levelz: [sentence]}\n")
     with pytest.raises(ConfigError, match="variant 'typo'.*objective.levelz: unknown field"):
         make_spec(RECIPE, pairs=[100], variants_file=f)
+
+
+def test_a_variant_can_run_at_some_sizes_only(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("all: {}\ncontrol: {training.max_steps: 100, pairs: [1000]}\nsome: {pairs: [1k, 4000]}\n")
+    vs = load_variants(f)
+    assert [v.pairs for v in vs] == [None, [1000], [1000, 4000]]
+    assert vs[1].overrides == {"training.max_steps": 100}  # 'pairs' is the variant's, not a recipe override
+    spec, _ = make_spec(RECIPE, pairs=[1000, 2000, 4000], seeds=[1, 2], variants_file=f)
+    ids = [p.id for p in plan_points(spec)]
+    assert len(ids) == 3 * 2 + 1 * 2 + 2 * 2
+    assert {i for i in ids if i.startswith("control")} == {"control-p1000-s1", "control-p1000-s2"}
+    assert not any(i.startswith("some-p2000") for i in ids)
 
 
 def test_vary_crosses_variants():

@@ -16,9 +16,18 @@ import math
 from dataclasses import dataclass, field
 
 from mlctl_zoo.sweep import stats
+from mlctl_zoo.sweep.contrasts import (
+    Control,
+    ControlSplit,
+    Interaction,
+    control_split,
+    interactions,
+)
 from mlctl_zoo.sweep.langs import GROUPS
 from mlctl_zoo.sweep.results import Cell, Summary
 from mlctl_zoo.sweep.stats import SHAPE_LABELS, Fit, Interval
+from mlctl_zoo.sweep.wording import fmt_ci, fmt_estimate, sg
+from mlctl_zoo.sweep.wording import fmt_size as _fmt
 
 FLAT_THRESHOLD = 0.5  # points per doubling below which a curve counts as flat
 
@@ -48,23 +57,6 @@ def flattens_at(pairs: list[int], scores: list[float], threshold: float = FLAT_T
     while k > 0 and abs(gains[k - 1]) < threshold:
         k -= 1
     return pairs[k]
-
-
-def _fmt(n: int) -> str:
-    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
-
-
-def sg(x: float, digits: int = 2) -> str:
-    """Signed, with no ``-0.00`` (rounded to zero prints as ``+0.00``)."""
-    return f"{round(x, digits) + 0.0:+.{digits}f}"
-
-
-def fmt_ci(iv: Interval | None, digits: int = 2) -> str:
-    """``[+1.23, +2.34]``, or ``(interval unknown)`` when it cannot be computed (no brackets: the CLI prints
-    these sentences through rich, which would read ``[word]`` as markup)."""
-    if iv is None or not iv.known:
-        return "(interval unknown)"
-    return f"[{sg(iv.lo, digits)}, {sg(iv.hi, digits)}]"
 
 
 # ---- one curve ----------------------------------------------------------------------------------------------
@@ -342,8 +334,9 @@ def read_comparisons(variants: list[str], by_variant: dict[str, dict[int, Cell]]
 
 @dataclass
 class Agreement:
-    """Rank (and linear) correlation of two tasks' group scores over the trained points both have
-    (every variant, size and seed; the untrained base model excluded)."""
+    """Rank (and linear) correlation of two tasks' group scores over the trained points both have (every
+    variant, size and seed), and the untrained base model where asked for (``base_model``: ``excluded``,
+    ``included``, or ``not benched`` when it was asked for and one of the tasks has no base score)."""
 
     task_a: str
     task_b: str
@@ -353,15 +346,19 @@ class Agreement:
     pearson: Interval | None
     languages_a: list[str] = field(default_factory=list)  # the group's languages in each task's results
     languages_b: list[str] = field(default_factory=list)
+    base_model: str = "excluded"
 
     def to_json(self) -> dict:
         return {"task_a": self.task_a, "task_b": self.task_b, "group": self.group, "points": self.n,
-                "base_model": "excluded", "languages": {self.task_a: self.languages_a, self.task_b: self.languages_b},
+                "base_model": self.base_model,
+                "languages": {self.task_a: self.languages_a, self.task_b: self.languages_b},
                 "spearman": self.spearman.to_json() if self.spearman else None,
                 "pearson": self.pearson.to_json() if self.pearson else None}
 
 
-def agreement(summary: Summary, task_a: str, task_b: str, group: str) -> Agreement | None:
+def agreement(summary: Summary, task_a: str, task_b: str, group: str, with_base: bool = False) -> Agreement | None:
+    """Over every trained point both tasks scored in ``group`` (matched by variant, size and seed), and the
+    untrained base model too with ``with_base``; None with fewer than three points."""
     ca, cb = summary.cells.get((task_a, group)), summary.cells.get((task_b, group))
     if not ca or not cb:
         return None
@@ -375,12 +372,26 @@ def agreement(summary: Summary, task_a: str, task_b: str, group: str) -> Agreeme
                 if seed in other.per_seed:
                     xs.append(score)
                     ys.append(other.per_seed[seed])
+    base = "excluded"
+    if with_base:
+        ba, bb = summary.baseline.get((task_a, group)), summary.baseline.get((task_b, group))
+        base = "not benched" if ba is None or bb is None else "included"
+        if base == "included":
+            xs.append(ba)
+            ys.append(bb)
     if len(xs) < 3:
         return None
     rho, r = stats.spearman(xs, ys), stats.pearson(xs, ys)
     return Agreement(task_a, task_b, group, len(xs), stats.correlation_interval(rho, len(xs), rank=True),
-                     stats.correlation_interval(r, len(xs)),
-                     summary.task_languages.get((task_a, group), []), summary.task_languages.get((task_b, group), []))
+                     stats.correlation_interval(r, len(xs)), _group_languages(summary, task_a, group),
+                     _group_languages(summary, task_b, group), base)
+
+
+def _group_languages(summary: Summary, task: str, group: str) -> list[str]:
+    """The languages of a task's group score; ``all`` (the non-English average) is every group but English."""
+    if group != "all":
+        return summary.task_languages.get((task, group), [])
+    return sorted({lg for (t, g), langs in summary.task_languages.items() if t == task and g != "pivot" for lg in langs})
 
 
 def read_agreement(ag: Agreement) -> str:
@@ -413,6 +424,62 @@ def _languages_clause(ag: Agreement) -> str:
             f"{ag.task_b}: {', '.join(b)}; shared: {shared})")
 
 
+# ---- the ranking of models: every model both tasks scored ------------------------------------------------------
+
+_GROUP_WORDS = {"all": "the non-English average", "trained": "the trained languages", "unseen": "the unseen languages"}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _rho(ag: Agreement) -> str:
+    return "undefined (one task is constant)" if ag.spearman is None else (
+        f"{ag.spearman.estimate:+.2f} {fmt_ci(ag.spearman)}")
+
+
+def _ranking_verdict(ag: Agreement) -> str:
+    rho = ag.spearman
+    if rho is None:
+        return "undefined"
+    if not rho.known:
+        return "unknown"
+    if rho.excludes_zero:
+        return "alike" if rho.estimate > 0 else "opposite"
+    return "unclear"
+
+
+def read_ranking(task_a: str, task_b: str, ags: list[Agreement]) -> str:
+    """One sentence for a pair of tasks over the ranking's groups (non-English, trained, unseen)."""
+    ns = sorted({ag.n for ag in ags})
+    base = {ag.base_model for ag in ags}
+    models = "/".join(map(str, ns)) + " models"
+    models += (", the base model included" if base == {"included"} else
+               ", the base model not benched by both" if "included" not in base else ", the base model where benched")
+    rhos = ", ".join(f"{GROUP_LABELS.get(ag.group, ag.group)} {_rho(ag)}" for ag in ags)
+    by: dict[str, list[str]] = {}
+    for ag in ags:
+        by.setdefault(_ranking_verdict(ag), []).append(_GROUP_WORDS.get(ag.group, f"the {ag.group} languages"))
+    words = {"alike": "the two rank the models alike on {} (ρ's 95% interval above 0)",
+             "opposite": "they rank them in opposite order on {} (ρ's 95% interval below 0)",
+             "unclear": "no clear relation on {} (ρ's 95% interval includes 0)",
+             "unknown": "too few models for an interval on {}",
+             "undefined": "no ranking to compare on {}"}
+    verdict = "; ".join(words[k].format(_and(by[k])) for k in words if k in by)
+    differ = [f"{GROUP_LABELS.get(ag.group, ag.group)}: {task_a} {', '.join(ag.languages_a)}, {task_b} "
+              f"{', '.join(ag.languages_b)}"
+              for ag in ags if ag.languages_a and ag.languages_b and ag.languages_a != ag.languages_b]
+    note = f"; the languages differ between the tasks ({'; '.join(differ)})" if differ else ""
+    return f"**{task_a} vs {task_b}** ({models}): Spearman ρ {rhos}; {verdict}{note}."
+
+
+def _ranking_by_pair(analysis: Analysis) -> dict[tuple[str, str], list[Agreement]]:
+    out: dict[tuple[str, str], list[Agreement]] = {}
+    for ag in analysis.ranking:
+        out.setdefault((ag.task_a, ag.task_b), []).append(ag)
+    return out
+
+
 # ---- the whole folder ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -422,25 +489,38 @@ class GroupStats:
     baseline: float | None
     curves: dict[str, CurveStats]
     pairs: list[PairStats]
+    interactions: list[Interaction] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"baseline": self.baseline, "curves": {v: c.to_json() for v, c in self.curves.items()},
-                "comparisons": [p.to_json() for p in self.pairs]}
+                "comparisons": [p.to_json() for p in self.pairs],
+                "interactions": [i.to_json() for i in self.interactions]}
+
+
+RANK_GROUPS = ("all", *GROUPS)  # the ranking of models: the non-English average, then each group
+GROUP_LABELS = {"all": "non-English"}
 
 
 @dataclass
 class Analysis:
     groups: dict[tuple[str, str], GroupStats] = field(default_factory=dict)
     agreement: list[Agreement] = field(default_factory=list)
+    ranking: list[Agreement] = field(default_factory=list)  # every model, the base model included
+    splits: list[ControlSplit] = field(default_factory=list)  # data vs updates, one per fixed-compute control
 
     def to_json(self) -> dict:
         return {"level": stats.LEVEL, "unit": "seed",
                 "groups": {f"{t}/{g}": gs.to_json() for (t, g), gs in self.groups.items()},
-                "agreement": [a.to_json() for a in self.agreement]}
+                "agreement": [a.to_json() for a in self.agreement],
+                "ranking": [a.to_json() for a in self.ranking],
+                "data_vs_updates": [sp.to_json() for sp in self.splits]}
 
 
-def analyze(summary: Summary, threshold: float = FLAT_THRESHOLD) -> Analysis:
-    """Every statistic of the reading, per (task, group) of the plotted groups, and across tasks."""
+def analyze(summary: Summary, threshold: float = FLAT_THRESHOLD, controls: list[Control] | None = None,
+            updates: dict[tuple[str, int], float] | None = None) -> Analysis:
+    """Every statistic of the reading, per (task, group) of the plotted groups, and across tasks; with
+    ``controls`` (``contrasts.find_controls``) the data-vs-updates split of each, L chosen by ``updates``
+    (``contrasts.recorded_updates``)."""
     out = Analysis()
     for (task, group), by_variant in summary.cells.items():
         if group not in GROUPS:
@@ -449,7 +529,8 @@ def analyze(summary: Summary, threshold: float = FLAT_THRESHOLD) -> Analysis:
         out.groups[(task, group)] = GroupStats(
             task, group, summary.baseline.get((task, group)),
             {v: curve_stats(v, by_variant[v], threshold) for v in variants},
-            [pair_stats(a, b, by_variant[a], by_variant[b]) for a, b in variant_pairs(variants)])
+            [pair_stats(a, b, by_variant[a], by_variant[b]) for a, b in variant_pairs(variants)],
+            interactions(variants, by_variant))
     tasks = sorted({t for t, _ in summary.cells})
     for i, ta in enumerate(tasks):
         for tb in tasks[i + 1:]:
@@ -457,6 +538,14 @@ def analyze(summary: Summary, threshold: float = FLAT_THRESHOLD) -> Analysis:
                 ag = agreement(summary, ta, tb, group)
                 if ag is not None:
                     out.agreement.append(ag)
+            for group in RANK_GROUPS:
+                ag = agreement(summary, ta, tb, group, with_base=True)
+                if ag is not None:
+                    out.ranking.append(ag)
+    variants = set(summary.variants())
+    for control in controls or []:
+        if {control.variant, control.of} <= variants:
+            out.splits.append(control_split(control, summary.cells, updates or {}, GROUPS))
     return out
 
 
@@ -464,11 +553,26 @@ def agreement_key(ag: Agreement) -> tuple[str, str]:
     return (f"{ag.task_a} vs {ag.task_b}", ag.group)
 
 
+def ranking_key(task_a: str, task_b: str) -> tuple[str, str]:
+    return (f"{task_a} vs {task_b}", "every model")
+
+
+def read_control_point(c: CurveStats, sp: ControlSplit) -> str:
+    """A one-size control has no curve: say what it is and where it is read."""
+    return (f"**{c.variant}**: {sp.control.of} at {_fmt(sp.control.size)} pairs with "
+            f"{sp.control.max_steps:,} updates, {c.means[0]:.1f}; a fixed-compute control, one size, no curve: "
+            "read in the data vs updates split.")
+
+
 def sentences(analysis: Analysis, threshold: float = FLAT_THRESHOLD) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
+    controls = {sp.control.variant: sp for sp in analysis.splits}
     for key, gs in analysis.groups.items():
         lines = []
         for c in gs.curves.values():
+            if c.variant in controls and len(c.pairs) == 1:
+                lines.append(read_control_point(c, controls[c.variant]))
+                continue
             lines.append(read_curve(c, gs.baseline, threshold))
             shape = read_shape(c)
             if shape:
@@ -477,6 +581,8 @@ def sentences(analysis: Analysis, threshold: float = FLAT_THRESHOLD) -> dict[tup
         out[key] = lines
     for ag in analysis.agreement:
         out.setdefault(agreement_key(ag), []).append(read_agreement(ag))
+    for (ta, tb), ags in _ranking_by_pair(analysis).items():
+        out[ranking_key(ta, tb)] = [read_ranking(ta, tb, ags)]
     return out
 
 
@@ -545,6 +651,73 @@ def agreement_table(analysis: Analysis) -> list[str]:
     return lines
 
 
+def interaction_table(analysis: Analysis) -> list[str]:
+    """One row per task and pair of variants, the groups side by side."""
+    groups = [g for g in GROUPS if any(k[1] == g for k in analysis.groups)]
+    rows: dict[tuple[str, str], dict[str, Interaction]] = {}
+    for (task, group), gs in analysis.groups.items():
+        for it in gs.interactions:
+            rows.setdefault((task, it.label), {})[group] = it
+    if not rows:
+        return []
+    lines = ["| task | interaction | " + " | ".join(f"{g} [95% CI]" for g in groups) + " | seeds |",
+             "|---|---|" + "---|" * (len(groups) + 1)]
+    for (task, label), by_group in rows.items():
+        seeds = "/".join(str(n) for n in sorted({it.interval.n for it in by_group.values()}))
+        cells = [fmt_estimate(by_group[g].interval) if g in by_group else "-" for g in groups]
+        lines.append(f"| {task} | {label} | " + " | ".join(cells) + f" | {seeds} |")
+    return lines
+
+
+def split_section(sp: ControlSplit) -> list[str]:
+    c, b, small = sp.control.variant, sp.control.of, sp.control.size
+    out = ["", f"### Data vs updates: {c}", ""]
+    if sp.large is None:
+        return [*out, (f"{c} is {b} at {small:,} pairs with `training.max_steps: {sp.control.max_steps}`; "
+                       f"no split: {sp.why}.")]
+    s, lg = _fmt(small), _fmt(sp.large)
+    u = sp.updates
+    made = ""
+    if None not in (u.get("small"), u.get("control"), u.get("large")):
+        made = (f" Updates recorded (mean over seeds): {b} {s} {u['small']:,.0f}, {c} {u['control']:,.0f}, "
+                f"{b} {lg} {u['large']:,.0f}.")
+    out.append(f"{c} is {b} at {small:,} pairs with `training.max_steps: {sp.control.max_steps}`, split against {b} "
+               f"at {sp.large:,} pairs: {sp.why}.{made} Per seed, {b}'s gain from {s} to {lg} (total) is "
+               f"the sum of an updates part, {c} − {b} {s} (more updates over the same {small:,} distinct pairs), "
+               f"and a data part, {b} {lg} − {c} ({sp.large:,} distinct pairs instead of {small:,}, at equal "
+               "updates). 95% t-intervals over seeds, paired by seed; **bold** where the interval excludes 0.")
+    if not sp.parts:
+        return [*out, "", "No (task, group) has all three points yet."]
+    out += ["", f"| task | group | total: {b} {lg} − {s} | updates: {c} − {b} {s} | data: {b} {lg} − {c} | seeds |",
+            "|---|---|---|---|---|---|"]
+    for (task, group), p in sp.parts.items():
+        out.append(f"| {task} | {group} | {fmt_estimate(p.total)} | {fmt_estimate(p.updates)} | "
+                   f"{fmt_estimate(p.data)} | {len(p.seeds)} |")
+    return out
+
+
+def ranking_table(analysis: Analysis) -> list[str]:
+    by_pair = _ranking_by_pair(analysis)
+    if not by_pair:
+        return []
+    lines = ["| tasks | models | " + " | ".join(f"{GROUP_LABELS.get(g, g)} ρ [95% CI]" for g in RANK_GROUPS) + " |",
+             "|---|---|" + "---|" * len(RANK_GROUPS)]
+    for (ta, tb), ags in by_pair.items():
+        by_group = {ag.group: ag for ag in ags}
+        models = "/".join(str(n) for n in sorted({ag.n for ag in ags}))
+        cells = ["-" if g not in by_group or by_group[g].spearman is None else
+                 f"{by_group[g].spearman.estimate:+.2f} {fmt_ci(by_group[g].spearman)}" for g in RANK_GROUPS]
+        lines.append(f"| {ta} vs {tb} | {models} | " + " | ".join(cells) + " |")
+    return lines
+
+
+RANKING_NOTE = ("Does one task rank the study's models as the other does? Spearman ρ over every model both tasks "
+                "scored: each trained point (every variant, size and seed, one-size controls included) and the "
+                "untrained base model; non-English is the mean over every language but English. Fisher z intervals "
+                "(se = √(1.06 / (n − 3))), which treat the models as independent (a seed's models share its "
+                "randomness).")
+
+
 def flat_rule(threshold: float) -> str:
     """What *flattens* means in the reading, for the method notes of `sweep report` and `sweep compare`."""
     return f"*flattens* where every later step moves less than {threshold} per doubling, up or down"
@@ -578,6 +751,14 @@ def render_reading(analysis: Analysis, read: dict[tuple[str, str], list[str]]) -
         for table in (curve_table(gs), difference_table(gs)):
             if table:
                 out += ["", *table]
+    table = interaction_table(analysis)
+    if table:
+        out += ["", "### Variant × size interaction", "",
+                ("How much more the first variant gains than the second from the smallest to the largest size both "
+                 "ran: each seed's (a(L) − a(S)) − (b(L) − b(S)), 95% t-interval over seeds, paired by seed; "
+                 "**bold** where the interval excludes 0."), "", *table]
+    for sp in analysis.splits:
+        out += split_section(sp)
     if analysis.agreement:
         out += ["", "### Agreement between tasks", "",
                 ("Correlation of the two tasks' group scores over the trained points both have (every variant, "
@@ -587,4 +768,8 @@ def render_reading(analysis: Analysis, read: dict[tuple[str, str], list[str]]) -
         for ag in analysis.agreement:
             out += [f"- {line}" for line in read.get(agreement_key(ag), [])]
         out += ["", *agreement_table(analysis)]
+    if analysis.ranking:
+        out += ["", "### Ranking of models", "", RANKING_NOTE, ""]
+        out += [f"- {line}" for pair in _ranking_by_pair(analysis) for line in read.get(ranking_key(*pair), [])]
+        out += ["", *ranking_table(analysis)]
     return out

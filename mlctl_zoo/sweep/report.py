@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlctl_zoo.sweep import html as html_page
+from mlctl_zoo.sweep.contrasts import find_controls, recorded_updates
 from mlctl_zoo.sweep.langs import GROUPS
 from mlctl_zoo.sweep.plots import band_caption, write_plots
 from mlctl_zoo.sweep.reading import (
@@ -135,6 +136,8 @@ def render(meta: dict, states: list[dict], summary: Summary, read: dict, plots: 
                f"unseen languages benched: {', '.join(summary.languages.get('unseen', [])) or '-'}")
     for v in spec.get("variants", []):
         over = ", ".join(f"`{k}: {val}`" for k, val in v.get("overrides", {}).items()) or "the recipe as is"
+        if v.get("pairs"):
+            over += f"; at {', '.join(_fmt_pairs(n) for n in v['pairs'])} pairs only"
         out.append(f"- variant **{v['name']}**: {over}")
     out.append(f"- points done: {len([s for s in trained_points if s.get('status') == 'done'])}/"
                f"{len(meta.get('plan', [])) or len(trained_points)}"
@@ -201,7 +204,8 @@ def build_report(folder: str | Path, threshold: float = FLAT_THRESHOLD,
     rows = collect_rows(meta, states)
     write_csv(rows, folder / "results.csv")
     summary = summarize(rows)
-    analysis = analyze(summary, threshold)
+    analysis = analyze(summary, threshold, controls=find_controls(meta.get("spec", {}).get("variants", [])),
+                       updates=recorded_updates(states))
     read = sentences(analysis, threshold)
     for stale in folder.glob("plot-*.png"):
         stale.unlink()

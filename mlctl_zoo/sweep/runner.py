@@ -223,9 +223,11 @@ def _bench(bench_fn: BenchFn, model: str, spec: SweepSpec, zoo, data_dir, progre
 
 def _train_info(result, seconds: float) -> dict:
     metrics = getattr(result, "metrics", None) or {}
+    kept = {k: v for k, v in metrics.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    if isinstance(metrics.get("updates"), dict):  # the dose that ran, by stream: {parallel: N, labelled: M}
+        kept["updates"] = {k: v for k, v in metrics["updates"].items() if isinstance(v, int)}
     return {"seconds": round(seconds, 1), "name": getattr(result, "name", None),
-            "checkpoint": str(getattr(result, "checkpoint", "") or ""),
-            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (str, int, float, bool)) or v is None}}
+            "checkpoint": str(getattr(result, "checkpoint", "") or ""), "metrics": kept}
 
 
 def _can_resume(checkpoint_dir: Path, runs_dir: Path) -> bool:

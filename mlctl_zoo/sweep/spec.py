@@ -194,7 +194,7 @@ def cross_variants(variants: list[Variant], vary: list[tuple[str, list[Any]]]) -
         for combo in itertools.product(*[[(k, x) for x in vals] for k, vals in vary]):
             label = ",".join(f"{k.rsplit('.', 1)[-1]}={x}" for k, x in combo)
             name = label if not variants else f"{v.name}+{label}"
-            out.append(Variant(name=name, overrides={**v.overrides, **dict(combo)}))
+            out.append(Variant(name=name, overrides={**v.overrides, **dict(combo)}, pairs=v.pairs))
     return out
 
 

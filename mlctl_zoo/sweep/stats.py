@@ -244,14 +244,20 @@ def best_fit(fits: dict[str, Fit], tol: float = 1e-6) -> str | None:
 
 # ---- correlation --------------------------------------------------------------------------------------------
 
+def _tied(a: float, b: float) -> bool:
+    """Equal up to floating-point rounding (1e-9 relative): the mean of 40.7 and 43.3 ties with that of 41.0
+    and 43.0, as scores with two decimals do, though their binary sums differ in the last bit."""
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
 def ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing the mean of their ranks."""
+    """1-based ranks, ties (equal up to rounding, ``_tied``) sharing the mean of their ranks."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     out = [0.0] * len(values)
     i = 0
     while i < len(order):
         j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+        while j + 1 < len(order) and _tied(values[order[j + 1]], values[order[i]]):
             j += 1
         for k in range(i, j + 1):
             out[order[k]] = (i + j) / 2 + 1

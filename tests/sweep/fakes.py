@@ -68,9 +68,11 @@ class FakeTrainer:
         (out / "config.json").write_text("{}")
         zoo.models[name] = SimpleNamespace(name=name, recipe=SimpleNamespace(sha256=info.sha256),
                                            trained=recipe)
+        steps = recipe.training.max_steps or recipe.data.max_pairs // 32  # one epoch, or the step cap
         return SimpleNamespace(name=name, checkpoint=Path(output), metrics={
             "loss": 1.0 / recipe.data.max_pairs, "pairs": recipe.data.max_pairs // 32 * 32,  # whole batches
-            "stopped": self.stopped.get(name, "completed")})
+            "stopped": self.stopped.get(name, "completed"), "steps": steps,
+            "updates": {"parallel": steps, "labelled": 0}})
 
 
 def fake_score(pairs: int, seed: int, word: bool, lang: str) -> float:

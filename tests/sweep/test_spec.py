@@ -107,6 +107,9 @@ def test_a_variant_can_run_at_some_sizes_only(tmp_path):
     assert len(ids) == 3 * 2 + 1 * 2 + 2 * 2
     assert {i for i in ids if i.startswith("control")} == {"control-p1000-s1", "control-p1000-s2"}
     assert not any(i.startswith("some-p2000") for i in ids)
+    # crossed with --vary, a variant keeps its sizes
+    crossed = cross_variants(vs, parse_vary(["training.lr=1e-5,5e-5"]))
+    assert [v.pairs for v in crossed] == [None, None, [1000], [1000], [1000, 4000], [1000, 4000]]
 
 
 def test_vary_crosses_variants():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 
 import pytest
@@ -153,6 +154,14 @@ def test_polyfit_and_r_squared():
     assert stats.r_squared([1, 2, 3], [2, 2, 2], [2, 0]) is None
     assert stats.adjusted_r_squared(0.9, 4, 2) == pytest.approx(1 - 0.1 * 3 / 1)
     assert stats.adjusted_r_squared(0.9, 3, 2) is None  # an exact fit tells nothing
+
+
+def test_ranks_tie_scores_equal_up_to_rounding():
+    # the mean of 0.1 and 0.2 is 0.15000000000000002 in binary: the same score as 0.15, so one tie
+    close = statistics.fmean([0.1, 0.2])
+    assert close != 0.15
+    assert stats.ranks([0.15, close, 1.0]) == [1.5, 1.5, 3.0]
+    assert stats.ranks([0.15, 0.15 + 1e-6, 1.0]) == [1.0, 2.0, 3.0]  # a real difference stays one
 
 
 def test_spearman_and_pearson_by_hand():

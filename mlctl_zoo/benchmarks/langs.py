@@ -59,7 +59,3 @@ def parse_langs(value: str | Iterable[str] | None) -> list[str] | None:
                 out.append(code)
     return out or None
 
-
-def to_file_code(lang: str, table: dict[str, str]) -> str:
-    """The code a data set's files use for a canonical language (``zh`` -> ``cmn`` for Tatoeba)."""
-    return table.get(lang, lang)

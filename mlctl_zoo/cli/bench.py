@@ -25,8 +25,9 @@ def bench(
     suite: Annotated[str | None, typer.Option("--suite", help="xtreme | xtreme-lite | retrieval | SUITE.yaml (default xtreme-lite)")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeat or comma-separate): xnli xnli-frozen pawsx panx udpos tatoeba bucc2018 bitext")] = None,
     langs: Annotated[str | None, typer.Option("--langs", help="languages, ISO 639-1 or 639-3: de,fr or deu,fra")] = None,
-    src: Annotated[Path | None, typer.Option("--src", help="bitext: source file (line-aligned with --tgt)")] = None,
-    tgt: Annotated[Path | None, typer.Option("--tgt", help="bitext: target file")] = None,
+    src: Annotated[Path | None, typer.Option("--src", exists=True, dir_okay=False,
+                                             help="bitext: source file (line-aligned with --tgt)")] = None,
+    tgt: Annotated[Path | None, typer.Option("--tgt", exists=True, dir_okay=False, help="bitext: target file")] = None,
     backend: Annotated[Backend, typer.Option("--backend", help="who runs the model: PyTorch, or its recorded ONNX export")] = Backend.torch,
     device: Annotated[RunDevice, typer.Option("--device", help="where the model runs")] = RunDevice.cpu,
     batch_size: Annotated[int, typer.Option("--batch-size", help="evaluation batch size")] = 32,
@@ -49,6 +50,12 @@ def bench(
         from mlctl_zoo.errors import ConfigError
 
         raise ConfigError("bench needs MODEL (a zoo name, hub id or folder), or --list")
+    from mlctl_zoo.utils.names import is_hub_id
+
+    if not is_hub_id(model) and not Path(model).exists():
+        from mlctl_zoo.errors import ModelError
+
+        raise ModelError(f"MODEL {model!r}: not a zoo name, a Hugging Face id (org/name) or a folder")
     from mlctl_zoo.benchmarks.runner import run_benchmarks
 
     tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None

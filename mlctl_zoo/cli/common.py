@@ -31,7 +31,8 @@ RegistryOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", envvar="MLCTL_DATA_DIR", help="local data folder (XTREME layout); default: the hub"),
+    typer.Option("--data-dir", envvar="MLCTL_DATA_DIR", exists=True, file_okay=False,
+                 help="local data folder (XTREME layout); default: the hub"),
 ]
 
 

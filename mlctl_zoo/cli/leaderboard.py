@@ -39,6 +39,14 @@ def leaderboard(
     if output is not None and fmt == "table":
         raise ConfigError("--output: choose a file format with --format (markdown, csv, json or html)")
     tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None
+    if task and not tasks:
+        raise ConfigError(f"--task {task[0]!r}: name a task (e.g. tatoeba)")
+    from mlctl_zoo.benchmarks.tasks import TASKS
+    from mlctl_zoo.utils.lookup import unknown_name_message
+
+    for t in tasks or []:
+        if t.removesuffix("-lite") not in TASKS:  # a task id, or its lite protocol (tatoeba-lite)
+            raise ConfigError(f"--task: {unknown_name_message('task', t, TASKS.names())}")
     zoo = get_zoo(registry)
     board = board_of(zoo, tasks)
     if plot is not None:

@@ -3,7 +3,8 @@ the models' ONNX exports.
 
 Its options are not written here: each is a field of ``serving.settings.ServeSettings`` (type, default, bounds,
 description), from which this module builds the option (``--max-batch-tokens``), its help with the default,
-and its ``MLCTL_SERVE_*`` variable. A new setting is one new field."""
+and its ``MLCTL_SERVE_*`` variable. A new setting is one new field. Those fields are pydantic's, so the command is
+built on first use (``command()``): the root ``--help`` lists it without loading pydantic."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ import inspect
 import types
 import typing
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import SecretStr
 
 from mlctl_zoo.cli.common import RegistryOpt, choice, err_console, get_zoo
-from mlctl_zoo.serving.settings import ENV_PREFIX, ServeSettings
 
 ARGUMENT_FIELDS = ("model", "more_models")  # the MODEL arguments, not options
 
 
 def _option(name: str, field) -> tuple[Any, inspect.Parameter]:
     """The Typer option for one settings field: (annotation, parameter)."""
+    from pydantic import SecretStr
+
+    from mlctl_zoo.serving.settings import ENV_PREFIX
+
     extra = field.json_schema_extra or {}
     flag = extra.get("cli") or "--" + name.replace("_", "-")
     kind = field.annotation
@@ -62,6 +66,10 @@ def serve(**kw: Any) -> None:
     names, registry = list(kw.pop("models") or []), kw.pop("registry")
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in kw.items()}
     settings = load_settings(model=names[0] if names else None, more_models=names[1:] or None, **given)
+    if settings.corpus is not None and not Path(settings.corpus).is_file():  # before any model is prepared
+        from mlctl_zoo.errors import ConfigError
+
+        raise ConfigError(f"--corpus {settings.corpus!r}: no such file")
     zoo = get_zoo(registry)
     if not settings.model_names:
         prepare(settings, zoo)  # says how to name a model
@@ -81,6 +89,8 @@ def serve(**kw: Any) -> None:
 
 def _signature() -> None:
     """serve's parameters: the MODEL arguments, one option per settings field, --registry."""
+    from mlctl_zoo.serving.settings import ENV_PREFIX, ServeSettings
+
     models_ann = Annotated[list[str] | None, typer.Argument(
         envvar=f"{ENV_PREFIX}MODEL", show_envvar=True, metavar="MODEL",
         help="zoo names of the models to serve (in the variable: separated by spaces); requests that "
@@ -99,8 +109,9 @@ def _signature() -> None:
     serve.__annotations__ = {**annotations, "return": None}
 
 
-_signature()
-
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+def command():
+    """The ``serve`` command, its options built from the settings' fields."""
+    _signature()
+    single = typer.Typer(add_completion=False)
+    single.command("serve")(serve)
+    return typer.main.get_command(single)

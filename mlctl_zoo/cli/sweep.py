@@ -59,19 +59,30 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Train one model per (variant, pairs, seed), bench each, register all; rerun to resume."""
+    from mlctl_zoo.errors import ConfigError
     from mlctl_zoo.sweep.runner import make_spec, run_sweep
     from mlctl_zoo.sweep.spec import parse_int_list, plan_points, select_points
 
+    sizes, seed_list = parse_int_list(pairs, "--pairs"), parse_int_list(seeds, "--seeds")
+    if any(n <= 0 for n in sizes):
+        raise ConfigError(f"--pairs {pairs!r}: every size must be a positive number of pairs")
+    if any(s < 0 for s in seed_list):
+        raise ConfigError(f"--seeds {seeds!r}: seeds are whole numbers >= 0")
     spec, info = make_spec(
-        recipe, pairs=parse_int_list(pairs, "--pairs"), seeds=parse_int_list(seeds, "--seeds"),
+        recipe, pairs=sizes, seeds=seed_list,
         variants_file=variants, vary=vary, suite=suite, tasks=_csv(tasks), langs=_csv(langs), backend=backend.value,
         device=device.value, batch_size=batch_size, limit=limit, name_prefix=name_prefix, runs_dir=runs_dir,
         baseline=baseline, seed_data=seed_data,
     )
     output = output or Path("sweeps") / spec.name_prefix
     points = plan_points(spec)
+    # the points to run and what to bench them on, checked before anything starts
+    chosen = {p.id for p in select_points(points, [p for p in point or [] if p != "base"] or None, shard)}
+    from mlctl_zoo.benchmarks.langs import parse_langs
+    from mlctl_zoo.benchmarks.runner import build_plan
+
+    build_plan(suite, _csv(tasks), parse_langs(_csv(langs)), limit, {}, False)
     if dry_run:
-        chosen = {p.id for p in select_points(points, [p for p in point or [] if p != "base"] or None, shard)}
         rows = [{"index": i, **p.model_dump(), "selected": p.id in chosen} for i, p in enumerate(points)]
         if json_out:
             print_json({"output": str(output), "runs_dir": spec.runs_dir, "points": rows})

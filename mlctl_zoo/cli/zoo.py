@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -11,8 +12,9 @@ import typer
 from rich.table import Table
 
 from mlctl_zoo.cli.common import JsonOpt, RegistryOpt, console, get_zoo, print_json, print_table
-from mlctl_zoo.utils.limits import first_line
 from mlctl_zoo.utils.names import PoolingName
+
+_REVISION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")  # a commit hash, tag or branch (git ref rules)
 
 app = typer.Typer(help="The model zoo (registry.yaml): list, show, add, remove, verify.", no_args_is_help=True)
 
@@ -101,10 +103,11 @@ def add(
     from mlctl_zoo.utils.provenance import utc_now
 
     zoo = get_zoo(registry)
-    try:
-        validate_name(name)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    validate_name(name)  # InvalidNameError: one line, exit 2
+    if pooling is not None and pooling not in get_args(PoolingName):
+        raise ConfigError(f"--pooling {pooling!r}: choose one of {', '.join(get_args(PoolingName))}")
+    if revision is not None and (not _REVISION_RE.fullmatch(revision) or ".." in revision):
+        raise ConfigError(f"--revision {revision[:40]!r}: not a hub revision (a commit, tag or branch name)")
     if model is None:
         from mlctl_zoo.utils.lookup import unknown_name_message
         from mlctl_zoo.zoo.store import builtin_zoo
@@ -128,7 +131,7 @@ def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, la
     from mlctl_zoo.errors import ConfigError, ModelError
     from mlctl_zoo.models.resolve import pooling_from_folder
     from mlctl_zoo.utils.files import hash_tree
-    from mlctl_zoo.utils.limits import read_small_json
+    from mlctl_zoo.utils.limits import first_line, read_small_json
     from mlctl_zoo.utils.provenance import utc_now
     from mlctl_zoo.zoo.schema import BaseEntry, ModelSource
 
@@ -150,8 +153,12 @@ def _new_base_entry(zoo, name: str, model: str, revision, pooling, normalize, la
         normalize = found_norm if normalize is None else normalize
         dim = cfg.get("hidden_size") or cfg.get("d_model")
     else:
+        from mlctl_zoo.utils.names import is_hub_id
+
         if model.startswith((".", "/", "~")):
             raise ModelError(f"{model}: no such folder")
+        if not is_hub_id(model):
+            raise ModelError(f"--model {model!r}: no such folder, and not a Hugging Face id (org/name)")
         source = ModelSource(hf_id=model, revision=revision)
     try:
         return BaseEntry(name=name, source=source, pooling=pooling or "mean", normalize=bool(normalize),

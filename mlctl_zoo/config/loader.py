@@ -11,11 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.utils.limits import YamlFileError, check_yaml_tree, excerpt, read_yaml_file
+from mlctl_zoo.utils.limits import YamlFileError, excerpt, load_yaml_text, read_yaml_file
 
 _MAX_DEPTH = 16
 MAX_CONFIG_BYTES = 1 << 20  # recipes, suites and variant files are a few kB
@@ -31,7 +30,7 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name the file and line."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
+        raise ConfigError(f"{path}: {'a folder, not a YAML file' if path.is_dir() else 'no such file'}")
     try:
         data = read_yaml_file(path, _yaml(), MAX_CONFIG_BYTES, MAX_CONFIG_LINE)
     except YamlFileError as e:
@@ -90,10 +89,9 @@ def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict:
         parts = [p for p in key.strip().split(".")]
         if not all(parts):
             raise ConfigError(f"--set {item!r}: empty key in {key!r}")
-        try:
-            value = _yaml().load(raw) if raw.strip() else None
-            check_yaml_tree(value)
-        except (YAMLError, ValueError, RecursionError):
+        try:  # bounded like a file: an alias bomb or a duplicate key stays the text it is
+            value = load_yaml_text(raw, _yaml()) if raw.strip() else None
+        except YamlFileError:
             value = raw
         node = out
         for p in parts[:-1]:
@@ -141,6 +139,8 @@ class RecipeInfo:
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, RecipeInfo]:
     """Load, inherit, override and validate a recipe: ``(recipe, info)``."""
+    if not Path(path).is_file():  # named as it was given, not as resolved
+        raise ConfigError(f"{path}: {'a folder, not a recipe file' if Path(path).is_dir() else 'no such file'}")
     data, files = resolve_inheritance(path)
     data = deep_merge(data, parse_overrides(overrides))
     recipe = validate_model(Recipe, data, str(path))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from mlctl_zoo.utils.names import LossName, PoolingName, validate_name
 
@@ -59,13 +59,12 @@ LABELS: dict[str, tuple[str, ...]] = {
 
 
 class LabelledSource(_Strict):
-    """Labelled English task data (NLI or paraphrase) for the label-aware objective. ``task`` fixes the label
-    set: an example whose label is not one of the task's is an error naming the file and line. (The stream's
-    weight is ``data.labelled_weight``.)"""
+    """Labelled English task data (NLI or paraphrase) for the label-aware objective, read as
+    ``premise<TAB>hypothesis<TAB>label`` lines. ``task`` fixes the label set: an example whose label is not one of
+    the task's is an error naming the file and line. (The stream's weight is ``data.labelled_weight``.)"""
 
     path: str | None = None
     task: Literal["nli", "paraphrase"] = Field(default="nli", description="the label set: nli or paraphrase")
-    format: Literal["tsv"] = Field(default="tsv", description="informational: the one format read")
     translations: dict[str, str] = Field(
         default_factory=dict, description="lang -> line-aligned translated TSV of the same examples"
     )
@@ -113,6 +112,10 @@ class ObjectiveSpec(_Strict):
     mlm_weight: float = Field(default=0.0, ge=0, description="auxiliary MLM weight (paper: 0.1)")
     mlm_probability: float = Field(default=0.15, gt=0, lt=1)
     label_weight: float = Field(default=0.0, ge=0, description="weight of the label-aware contrast")
+    label_encoding: Literal["joint", "joint+separate"] = Field(
+        default="joint", description="what the label-aware contrast sees of a labelled pair: joint (premise and "
+        "hypothesis encoded together, what fine-tuned NLI uses) or joint+separate (also each encoded on its own, "
+        "the frozen probe's features [u, v, |u-v|, u*v]; the labelled loss is the mean of the two terms)")
     pooling: PoolingName = "mean"
     projection_head: Literal["none", "cce"] = Field(
         default="none", description="cce: the paper's MLP over [sentence; word], training only"
@@ -133,6 +136,15 @@ class ObjectiveSpec(_Strict):
         if len(set(v)) != len(v):
             raise ValueError(f"has a repeated level: {v}")
         return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # label_encoding's default is left out of the resolved recipe, so every recipe written before the field
+        # existed keeps its hash (resumable states, sweep points and zoo entries match it still)
+        out = handler(self)
+        if self.label_encoding == "joint":
+            out.pop("label_encoding", None)
+        return out
 
 
 class TrainingSpec(_Strict):
@@ -162,7 +174,8 @@ class TrainingSpec(_Strict):
     bucket_chunk_batches: int = Field(default=64, gt=0)
     checkpoint_every: int | None = Field(default=None, gt=0, description="steps between checkpoints")
     max_minutes: float | None = Field(
-        default=None, gt=0, description="time budget: stop (and save) after this many minutes of training"
+        default=None, gt=0, description="time budget: the steps that fit in this many minutes, planned before the "
+        "first step and recorded (replay: --set training.max_steps=N --set training.max_minutes=null)"
     )
     log_every: int = Field(default=10, gt=0, description="steps between JSONL log lines")
     threads: int | Literal["auto"] | None = Field(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.st_modules import POOLING_REF
 from mlctl_zoo.utils.limits import read_small_json
 from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
 from mlctl_zoo.zoo.sources import source_location
@@ -61,19 +62,24 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
         return "mean", False
     if not isinstance(mods, list) or not all(isinstance(m, dict) for m in mods):
         return "mean", False
-    normalize = any(m.get("type", "").endswith("Normalize") for m in mods)
+    types = [m.get("type") if isinstance(m.get("type"), str) else "" for m in mods]
+    normalize = any(t.endswith("Normalize") for t in types)
     pooling = "mean"
-    for m in mods:
-        if m.get("type", "").endswith("Pooling"):
-            cfg_path = folder / m.get("path", "") / "config.json"
+    for m, kind in zip(mods, types):
+        if kind == POOLING_REF:  # mlctl-zoo's own module (models.st_modules)
+            pooling = "avg_first_last"
+            break
+        if kind.endswith("Pooling"):
+            path = m.get("path", "")
             try:
-                cfg = read_small_json(cfg_path)
+                cfg = read_small_json(folder / (path if isinstance(path, str) else "") / "config.json")
             except (OSError, ValueError):
                 break
-            if isinstance(cfg, dict) and cfg.get("pooling_mode_cls_token"):
+            # sentence-transformers < 5.4 writes pooling_mode_cls_token, later ones pooling_mode
+            if isinstance(cfg, dict) and (cfg.get("pooling_mode_cls_token") or cfg.get("pooling_mode") == "cls"):
                 pooling = "cls"
             break
-    marker = folder / "mlctl_pooling.json"  # written by `train` for poolings sentence-transformers lacks
+    marker = folder / "mlctl_pooling.json"  # written by `train` with avg_first_last (releases before st_modules)
     if marker.is_file():
         try:
             marked = read_small_json(marker)

@@ -29,6 +29,9 @@ class TrainBatches:
     labelled: list[tuple[tuple[list, list], list[int]]]  # ((ids, special masks), label ids) per labelled batch
     pad_id: int
     word_stats: dict[str, int] = field(default_factory=dict)
+    # objective.label_encoding joint+separate: per labelled batch, the premises' and the hypotheses' ids, each
+    # sentence encoded on its own (row i of both is view i of the batch); empty for joint
+    labelled_separate: list[tuple[list[list[int]], list[list[int]]]] = field(default_factory=list)
 
     def size(self, item: tuple[str, list[int]]) -> int:
         """Rows of a schedule item: pairs of a parallel batch, views of a labelled one."""
@@ -46,8 +49,13 @@ class TrainBatches:
             (ids, special), labels = self.labelled[idx[0]]
             ids, special, labels = ids[lo:hi], special[lo:hi], labels[lo:hi]
             t_ids, t_mask, _ = pad(ids, self.pad_id, special)
-            return {"kind": "labelled", "ids": t_ids.to(device), "mask": t_mask.to(device),
-                    "labels": torch.tensor(labels, device=device), "n": len(labels), "tokens": t_ids.numel()}
+            out = {"kind": "labelled", "ids": t_ids.to(device), "mask": t_mask.to(device),
+                   "labels": torch.tensor(labels, device=device), "n": len(labels), "tokens": t_ids.numel()}
+            if self.labelled_separate:  # premises then hypotheses of the same views, padded as one batch
+                premises, hypotheses = self.labelled_separate[idx[0]]
+                s_ids, s_mask, _ = pad(premises[lo:hi] + hypotheses[lo:hi], self.pad_id)
+                out.update(sep_ids=s_ids.to(device), sep_mask=s_mask.to(device), tokens=out["tokens"] + s_ids.numel())
+            return out
         idx = idx[lo:hi]
         e_ids, e_mask, e_sp = pad([self.en.ids[i] for i in idx], self.pad_id, [self.en.special[i] for i in idx])
         x_ids, x_mask, x_sp = pad([self.xx.ids[i] for i in idx], self.pad_id, [self.xx.special[i] for i in idx])
@@ -98,17 +106,23 @@ def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labe
             spans[i] = (*a, *b)
             stats["dictionary"] += 1
     lengths = [max(a, b) for a, b in zip(en.lengths(), xx.lengths())]
-    lab_batches = []
+    lab_batches, lab_separate = [], []
     if labelled:
         # each (premise, hypothesis) is encoded as one sequence; a translation is one more view, same label
         label_ids = {name: i for i, name in enumerate(sorted({ex.label for ex in labelled}))}
         rng = np.random.default_rng(recipe.data.seed + 2)
+        separate = recipe.objective.label_encoding == "joint+separate"
+        lab_length = tr.labelled_max_length or tr.max_length
         for texts, labels in labelled_views(labelled, (tr.labelled_batch_size or tr.batch_size) * world, label_ids,
                                             rng):
             if len(labels) < world:
                 continue
             enc = tokenizer([t[0] for t in texts], [t[1] for t in texts], truncation=True,
-                            max_length=tr.labelled_max_length or tr.max_length, return_special_tokens_mask=True)
+                            max_length=lab_length, return_special_tokens_mask=True)
             lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))
+            if separate:  # and each sentence on its own, as a frozen encoder sees it (same length limit)
+                premises, _ = tokenise(tokenizer, [t[0] for t in texts], lab_length)
+                hypotheses, _ = tokenise(tokenizer, [t[1] for t in texts], lab_length)
+                lab_separate.append((premises.ids, hypotheses.ids))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return TrainBatches(en, xx, spans, simalign, lengths, lab_batches, pad_id, stats)
+    return TrainBatches(en, xx, spans, simalign, lengths, lab_batches, pad_id, stats, lab_separate)

@@ -2,57 +2,58 @@
 
 Layout of the output folder (what the zoo's checkpoint record hashes):
 ``config.json``, ``model.safetensors``, tokenizer files, ``modules.json`` + ``sentence_bert_config.json``
-+ ``1_Pooling/config.json`` (+ ``2_Normalize/`` when the base normalises), ``mlctl_pooling.json`` for
-poolings sentence-transformers cannot express (avg_first_last), ``README.md`` (model card) and
-``train_log.jsonl``. Resumable training states live in ``checkpoints/`` while training runs and are
-removed once the final model is written.
++ ``1_Pooling/`` (``1_AvgFirstLastPooling/`` for avg_first_last) + ``2_Normalize/`` when the base normalises,
+each module written by its own sentence-transformers ``save`` (``models.st_modules``: ``SentenceTransformer``
+computes every pooling as the suite does), ``mlctl_pooling.json`` for avg_first_last (what older mlctl-zoo
+releases read), ``README.md`` (model card) and ``train_log.jsonl``. Resumable training states live in
+``checkpoints/`` while training runs and are removed once the final model is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
 
 from mlctl_zoo.errors import StorageError
+from mlctl_zoo.models.st_modules import write_st_modules
 from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text, storage_error
-from mlctl_zoo.utils.limits import first_line
+from mlctl_zoo.utils.limits import first_line, read_small_json
 
 STATE_DIR = "checkpoints"
 STATE_MARKER = "mlctl_state.json"
 STAGING_PREFIX = ".saving-"  # a model being written; never part of a finished checkpoint
+POOLING_MARKER = "mlctl_pooling.json"
+MODULE_FOLDER = re.compile(r"\d+_\w+")  # how SentenceTransformer.save names a module's folder (1_Pooling)
 
 
 def write_sentence_transformers_files(folder: Path, *, dim: int, pooling: str, normalize: bool,
-                                      max_seq_length: int) -> None:
-    """modules.json, sentence_bert_config.json, 1_Pooling/config.json (and 2_Normalize)."""
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]
-    if normalize:
-        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-        (folder / "2_Normalize").mkdir(exist_ok=True)
-    atomic_write_json(folder / "modules.json", modules)
-    atomic_write_json(folder / "sentence_bert_config.json", {"max_seq_length": max_seq_length, "do_lower_case": False})
-    atomic_write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": dim,
-        "pooling_mode_cls_token": pooling == "cls",
-        # avg_first_last has no sentence-transformers equivalent: ST falls back to mean (see the card)
-        "pooling_mode_mean_tokens": pooling != "cls",
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,
-    })
-    marker = folder / "mlctl_pooling.json"
-    if pooling == "avg_first_last":
+                                      max_seq_length: int) -> list[str]:
+    """modules.json, sentence_bert_config.json and the module folders (``models.st_modules``), plus
+    ``mlctl_pooling.json`` for avg_first_last. Returns the module folders written."""
+    paths = write_st_modules(folder, dim=dim, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length)
+    marker = folder / POOLING_MARKER
+    if pooling == "avg_first_last":  # read by mlctl-zoo releases that do not know the module types yet
         atomic_write_json(marker, {"pooling": "avg_first_last"})
     elif marker.exists():
         marker.unlink()
+    return paths
+
+
+def _module_folders(folder: Path) -> set[str]:
+    """The module folders (``1_Pooling``, ...) that ``folder/modules.json`` lists; none when it is unreadable."""
+    try:
+        mods = read_small_json(folder / "modules.json")
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(mods, list):
+        return set()
+    paths = {m.get("path") for m in mods if isinstance(m, dict)}
+    return {p for p in paths if isinstance(p, str) and MODULE_FOLDER.fullmatch(p)}
 
 
 def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: bool, max_seq_length: int) -> None:
@@ -70,15 +71,21 @@ def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: boo
         encoder.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
-        write_sentence_transformers_files(staging, dim=dim, pooling=pooling, normalize=normalize,
-                                          max_seq_length=max_seq_length)
-        for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+        new_modules = write_sentence_transformers_files(staging, dim=dim, pooling=pooling, normalize=normalize,
+                                                        max_seq_length=max_seq_length)
+        old_modules = _module_folders(folder)
+        for src in sorted(staging.rglob("*")):
             dest = folder / src.relative_to(staging)
+            if src.is_dir():  # 2_Normalize holds no file
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
-        marker = folder / "mlctl_pooling.json"
+        marker = folder / POOLING_MARKER
         if pooling != "avg_first_last" and marker.exists():
             marker.unlink()
+        for stale in old_modules - set(new_modules):  # a module of the model saved here before (another pooling)
+            shutil.rmtree(folder / stale, ignore_errors=True)
     except StorageError:
         raise
     except OSError as e:
@@ -123,7 +130,7 @@ def prune_states(output: Path, keep: int = 2) -> None:
 
 def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recipe: dict, data: dict,
                metrics: dict, pooling: str, normalize: bool, dim: int, languages: list[str],
-               versions: dict) -> str:
+               versions: dict, overrides: list[str] | tuple[str, ...] = ()) -> str:
     obj = recipe["objective"]
     tr = recipe["training"]
     langs = sorted({"en", *languages})
@@ -153,10 +160,12 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         f"Pooling: `{pooling}`" + (", L2-normalised" if normalize else "") + f"; {dim} dimensions.",
     ]
     if pooling == "avg_first_last":
-        lines += ["", ("**Note:** sentence-transformers cannot express `avg_first_last` (mean of layer 1 plus "
-                  "mean of the last layer); loaded with `SentenceTransformer` this folder gives *mean* pooling "
-                  "of the last layer. The suite (`mlctl-zoo bench/export/serve`) reads `mlctl_pooling.json` "
-                  "and pools as trained.")]
+        lines += ["", ("**Note:** `avg_first_last` (mean of transformer layer 1 plus mean of the last layer, "
+                  "halved) is not one of sentence-transformers' poolings: `modules.json` names mlctl-zoo's "
+                  "modules (`mlctl_zoo.models.st_modules`), so loading this folder with `SentenceTransformer` "
+                  "needs `mlctl-zoo` installed; it then gives the vectors `mlctl-zoo` computes. No code is "
+                  "shipped with the model; from the hub, sentence-transformers 6 asks for "
+                  "`trust_remote_code=True` to import a module class of another package.")]
     lines += [
         "",
         "## Lineage",
@@ -180,6 +189,7 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         f"{metrics.get('final_loss')}, {metrics.get('seconds')} s ({metrics.get('pairs_per_s')} pairs/s), "
         f"stopped: {metrics.get('stopped')}"),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        *replay_section(recipe_path, overrides, metrics, threads=tr.get("threads")),
         "",
         "## Scores",
         "",
@@ -188,6 +198,35 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         "",
     ]
     return "\n".join(lines)
+
+
+def replay_section(recipe_path: str, overrides, metrics: dict, threads=None) -> list[str]:
+    """The card's lines on a run that its time budget stopped: the step it stopped at, and the command that
+    trains exactly that run again on any machine (``training/budget.py``); nothing for other runs."""
+    plan = metrics.get("budget")
+    if not plan:
+        return []
+    minutes, steps, epoch = plan["minutes"], metrics.get("steps", 0), plan["epoch_steps"]
+    if "overrun" in str(metrics.get("stopped", "")):  # the clock stopped it before its planned steps
+        return ["", "## Replay", "", (f"The time budget ({minutes} min) planned `training.max_steps: {plan['steps']}` "
+                f"of {epoch} steps, and the machine slowed down so much that the run stopped at step {steps} "
+                "instead: its learning rate was planned for the longer run, so no fixed number of steps trains it "
+                "again exactly.")]
+    if not metrics.get("replay"):  # every step of the epochs fitted: the recipe without a budget trains the same
+        return []
+    replaced = {v.split("=", 1)[0].strip() for v in metrics["replay"]}
+    argv = ["mlctl-zoo", "train", recipe_path]
+    for value in [*(o for o in overrides if o.split("=", 1)[0].strip() not in replaced), *metrics["replay"]]:
+        argv += ["--set", value]
+    weights = ("the same weights" if threads != "auto" else "the same weights up to float rounding: "
+               "`training.threads: auto` picks thread counts by speed, so fix `training.threads` in both runs for "
+               "identical weights")
+    return ["", "## Replay", "",
+            (f"The time budget ({minutes} min) stopped training at step {steps} of {epoch}: how far a budget gets "
+             "depends on the machine's speed. On any machine this command trains this run again, with the same "
+             f"batches in the same order and the same learning-rate curve over {steps} steps, so {weights}. "
+             "Give it a `--name` and `--output` of its own to keep both models:"),
+            "", "```bash", shlex.join(argv), "```"]
 
 
 def write_card(folder: Path, text: str) -> None:

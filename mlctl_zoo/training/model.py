@@ -26,6 +26,7 @@ from mlctl_zoo.training.losses import (
     mask_tokens,
     mlm_loss,
     mse_distill,
+    probe_features,
     word_contrast,
 )
 from mlctl_zoo.training.wordpairs import simalign_spans
@@ -172,5 +173,14 @@ class TrainModule(nn.Module):
     def _labelled(self, b: dict):
         last, first = self.states(self.encoder, b["ids"], b["mask"])
         z = self.pool(last, first, b["mask"])  # every process's views: the positives and negatives of the global batch
-        loss = label_contrast(gather_rows(z), gather_rows(b["labels"], grad=False), self.objective.temperature)
-        return self.objective.label_weight * loss, {"label": loss}
+        views, labels = gather_rows(z), gather_rows(b["labels"], grad=False)
+        loss = label_contrast(views, labels, self.objective.temperature)
+        if "sep_ids" not in b:  # objective.label_encoding joint
+            return self.objective.label_weight * loss, {"label": loss}
+        # joint+separate: premise and hypothesis each encoded alone (one batch: premises, then hypotheses), and
+        # the same contrast over the frozen probe's features of every view
+        n = b["ids"].size(0)
+        s_last, s_first = self.states(self.encoder, b["sep_ids"], b["sep_mask"])
+        uv = self.pool(s_last, s_first, b["sep_mask"])
+        sep = label_contrast(gather_rows(probe_features(uv[:n], uv[n:])), labels, self.objective.temperature)
+        return self.objective.label_weight * 0.5 * (loss + sep), {"label": loss, "label_sep": sep}

@@ -60,7 +60,7 @@ def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: 
     card = model_card(name=name, base=base_name or resolved.location, recipe_path=info.path,
                       recipe_sha=info.sha256, recipe=info.resolved, data=data, metrics=metrics,
                       pooling=r.objective.pooling, normalize=normalize, dim=dim, languages=languages,
-                      versions=versions)
+                      versions=versions, overrides=info.overrides)
     write_card(out, card)
     shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # the run is complete: states are no longer needed
     entry = TrainedEntry(

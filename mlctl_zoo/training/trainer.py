@@ -31,7 +31,7 @@ import numpy as np
 from mlctl_zoo.config.loader import RecipeInfo, load_recipe
 from mlctl_zoo.config.recipe import Recipe
 from mlctl_zoo.errors import DataError, MlctlError
-from mlctl_zoo.training import setup
+from mlctl_zoo.training import budget, setup
 from mlctl_zoo.training.batches import build_batches
 from mlctl_zoo.training.data import load_labelled, load_parallel
 from mlctl_zoo.training.processes import global_values
@@ -80,7 +80,10 @@ def train_recipe(recipe_path: Path, overrides: list[str] | None = None, *, zoo: 
     """
     recipe, info = load_recipe(recipe_path, overrides)
     name, out_dir, state = setup.check_run(recipe, zoo, name, output, resume, report_to)
-    return _Run(recipe, info, name, out_dir, resolve_data_dir(data_dir), zoo, state, progress, report_to).run()
+    ddir = resolve_data_dir(data_dir)
+    if ddir is not None and not ddir.is_dir():
+        raise DataError(f"data folder {ddir} does not exist (--data-dir / MLCTL_DATA_DIR)")
+    return _Run(recipe, info, name, out_dir, ddir, zoo, state, progress, report_to).run()
 
 
 class _Run:
@@ -89,6 +92,8 @@ class _Run:
         self.recipe, self.info, self.name, self.out, self.ddir, self.zoo = recipe, info, name, out_dir, ddir, zoo
         self.state, self.show_progress, self.report_to = state, progress, report_to
         self.seconds, self.pairs_seen, self.loss_window = 0.0, 0, []  # seconds of training, pairs, losses
+        self.plan: budget.BudgetPlan | None = None  # what a time budget became (training/budget.py)
+        self.tuner: ThreadTuner | None = None
 
     def run(self) -> TrainResult:
         import torch
@@ -112,14 +117,20 @@ class _Run:
         if not self.schedule:
             raise DataError("no batch to train on: too little data")
         # a prepared scheduler steps once per process per optimiser step, hence the world size
-        total = math.ceil(len(self.schedule) / tr.gradient_accumulation_steps) * acc.num_processes
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, self.seconds, tr))
+        self.lr_total, self.lr_spec = self._lr_total(), tr  # what the curve spans; a budget's plan replaces both
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: lr_factor(s, self.lr_total, self.seconds, self.lr_spec))
         self.model, self.optimizer, self.scheduler = acc.prepare(module, optimizer, scheduler)
         if self.report_to:
             setup.start_trackers(acc, self.name, self.info.resolved)
         # 3. train; training.threads changes a process-wide setting: give the caller back its own
         threads_before = torch.get_num_threads()
         try:
+            self.tuner = ThreadTuner(threads_before) if tr.threads == "auto" and acc.device.type == "cpu" else None
+            if isinstance(tr.threads, int):
+                torch.set_num_threads(tr.threads)
+            if tr.max_minutes and tr.max_steps is None:
+                self._plan_budget()
             metrics = self._loop()
         finally:
             torch.set_num_threads(threads_before)
@@ -138,6 +149,30 @@ class _Run:
                              zoo=self.zoo, data=data, metrics=metrics)
         return TrainResult(self.name, self.out, metrics, entry, data)
 
+    def _lr_total(self) -> int:
+        return math.ceil(len(self.schedule) / self.recipe.training.gradient_accumulation_steps) * self.acc.num_processes
+
+    def _plan_budget(self) -> None:
+        """``training.max_minutes`` alone: turn it into N steps (measured here, or as saved by the run being
+        resumed), then train as ``--set training.max_steps=N --set training.max_minutes=null`` would."""
+        r, tr = self.recipe, self.recipe.training
+        def schedule_for(steps: int) -> list:  # the schedule of the replay: max_steps, no budget
+            replay = r.model_copy(update={"training": tr.model_copy(update={"max_steps": steps,
+                                                                            "max_minutes": None})})
+            return plan_schedule(len(self.parallel.pairs) if self.parallel else 0, len(self.batches.labelled),
+                                 replay, self.batches.lengths, np.random.default_rng(tr.seed),
+                                 world=self.acc.num_processes)
+
+        saved = (self.state[1] if self.state else {}).get("budget")
+        if saved:
+            self.plan = budget.BudgetPlan(**saved)
+        else:
+            self.plan = budget.plan(self, self.tuner, schedule_for)
+            self.seconds += self.plan.calibration_seconds
+        if self.plan.steps < self.plan.epoch_steps:
+            self.schedule = schedule_for(self.plan.steps)
+        self.lr_total, self.lr_spec = self._lr_total(), tr.model_copy(update={"max_minutes": None})
+
     def _loop(self) -> dict:
         import torch
 
@@ -149,10 +184,10 @@ class _Run:
             self.pairs_seen, self.loss_window = int(saved.get("pairs", 0)), list(saved.get("loss_window", []))
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt_every = tr.checkpoint_every * accum if tr.checkpoint_every else None  # in steps, not updates
-        budget = tr.max_minutes * 60 if tr.max_minutes else None  # seconds of training
-        tuner = ThreadTuner(torch.get_num_threads()) if tr.threads == "auto" and acc.device.type == "cpu" else None
-        if isinstance(tr.threads, int):
-            torch.set_num_threads(tr.threads)
+        limit = tr.max_minutes * 60 if tr.max_minutes else None  # seconds of training
+        if self.plan is not None:  # planned to fit: the clock only stops a run that overruns it badly
+            limit *= budget.OVERRUN
+        tuner = self.tuner
         threads = torch.get_num_threads()
         stopped, step, completed = "completed", start, start
         base_seconds, t_run = self.seconds, time.perf_counter()
@@ -202,8 +237,11 @@ class _Run:
                     if ckpt_every and done % ckpt_every == 0 and done < n:
                         self._save(done, "periodic")
                     _after_step({"step": done, "total": n, "run": self})
-                    if budget is not None and self.seconds >= budget and done < n and boundary:
+                    if limit is not None and self.seconds >= limit and done < n and boundary:
                         stopped = f"time budget ({tr.max_minutes} min) after {done} of {n} steps"
+                        if self.plan is not None:
+                            stopped = (f"time budget ({tr.max_minutes} min) overrun: stopped after {done} of the "
+                                       f"{n} steps planned")
                         step = done
                         break
                 else:
@@ -214,7 +252,14 @@ class _Run:
                 raise TrainingInterrupted(f"interrupted at step {done}: state saved in {folder}; continue with "
                                           f"the same command plus --resume (nothing was registered)") from None
         final = float(np.mean(self.loss_window[-20:])) if self.loss_window else float("nan")
-        return {"steps": step, "steps_planned": n, "optimizer_steps": math.ceil(step / accum),
+        planned = {}
+        if self.plan is not None:
+            planned = {"budget": self.plan.record()}
+            if self.plan.steps < self.plan.epoch_steps and stopped == "completed":
+                n = self.plan.epoch_steps
+                stopped = f"time budget ({tr.max_minutes} min) after {step} of {n} steps"
+                planned["replay"] = budget.replay_overrides(self.plan.steps)
+        return {**planned, "steps": step, "steps_planned": n, "optimizer_steps": math.ceil(step / accum),
                 "pairs": self.pairs_seen, "final_loss": round(final, 5), "seconds": round(self.seconds, 1),
                 "pairs_per_s": round(self.pairs_seen / max(self.seconds, 1e-9), 2), "stopped": stopped,
                 "resumed_from": start if self.state else None, "device": str(acc.device),
@@ -242,4 +287,5 @@ class _Run:
     def _save(self, step: int, reason: str) -> Path:
         return save_state(self.acc, self.out, step, {"reason": reason, "seconds": self.seconds, "pairs": self.pairs_seen,
                                                      "recipe_sha256": self.info.sha256, "loss_window": self.loss_window,
-                                                     "processes": self.acc.num_processes})
+                                                     "processes": self.acc.num_processes,
+                                                     **({"budget": self.plan.record()} if self.plan else {})})

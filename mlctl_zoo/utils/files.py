@@ -24,10 +24,6 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def hash_tree(root: str | Path) -> tuple[str, dict[str, str]]:
     """Hash every file below ``root``: (digest of the whole tree, {relative path: sha256}).
 

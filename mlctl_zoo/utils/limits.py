@@ -1,6 +1,11 @@
 """Bounds on what the suite reads from files it is given: sizes, line lengths, YAML alias expansion, and
 excerpts for messages. A hostile or broken input becomes a one-line error in bounded time and memory,
-never a hang, and never a message that quotes more than a short excerpt of it."""
+never a hang, and never a message that quotes more than a short excerpt of it.
+
+YAML is checked while it loads, between the two halves of loading: the parser composes the document into a
+graph of nodes (an alias is the same node again, so a bomb of nine levels of nine is a few dozen nodes), the
+graph is checked (alias expansion counted, duplicate keys, tags, nesting), and only then are objects built
+from it. Nothing is ever built, printed or compared from a value that would expand past the bound."""
 
 from __future__ import annotations
 
@@ -9,11 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from mlctl_zoo.errors import MlctlError
 from mlctl_zoo.utils.files import LineTooLong, iter_line_bytes
 
 EXCERPT_CHARS = 80
 MAX_YAML_NODES = 200_000  # values after alias expansion: the largest shipped registry has a few thousand
+MAX_YAML_DEPTH = 100
+_CORE = "tag:yaml.org,2002:"
+# the tags a plain YAML value resolves to; any other (!!python/object, !!binary, !foo) is refused
+PLAIN_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge"))
+
+
+class LimitError(MlctlError, ValueError):
+    """An input refused by a bound on what is read (size, line length, nesting, alias expansion, a tag, a
+    duplicate key, JSON that does not parse): the suite's own error, so it is one line wherever it surfaces;
+    a ValueError too, for the callers that catch those."""
 
 
 def excerpt(value: Any, n: int = EXCERPT_CHARS) -> str:
@@ -53,12 +70,12 @@ def check_text_file(path: str | Path, max_bytes: int, max_line: int) -> None:
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(f"{size} bytes, more than the {max_bytes} read from such a file")
+        raise LimitError(f"{size} bytes, more than the {max_bytes} read from such a file")
     try:
         for _ in iter_line_bytes(path, max_line):
             pass
     except LineTooLong as e:
-        raise ValueError(f"line {e.line} is longer than {max_line} bytes") from None
+        raise LimitError(f"line {e.line} is longer than {max_line} bytes") from None
 
 
 def check_yaml_text(text: str, max_depth: int = 64) -> None:
@@ -72,54 +89,103 @@ def check_yaml_text(text: str, max_depth: int = 64) -> None:
             if depth > deepest:
                 deepest = depth
                 if deepest > max_depth:
-                    raise ValueError(f"nested more than {max_depth} levels deep")
+                    raise LimitError(f"nested more than {max_depth} levels deep")
         elif ch in "]}" and depth:
             depth -= 1
     for n, line in enumerate(text.splitlines(), start=1):
         indent = len(line) - len(line.lstrip(" "))
         if indent > 2 * max_depth:
-            raise ValueError(f"line {n} is indented more than {2 * max_depth} columns")
+            raise LimitError(f"line {n} is indented more than {2 * max_depth} columns")
 
 
-def check_yaml_tree(obj: Any, max_nodes: int = MAX_YAML_NODES) -> None:
-    """Raise ValueError when ``obj`` (as loaded from YAML) would expand past ``max_nodes`` values once its aliases
-    are followed, refers to itself, or carries an explicit tag (``!!python/object``, ``!foo``). Shared
-    sub-trees are sized once (memoised), so a nine-level alias bomb is refused after a few hundred steps."""
-    memo: dict[int, int] = {}
+def _line(node) -> str:
+    mark = getattr(node, "start_mark", None)
+    return f":{mark.line + 1}" if mark is not None else ""
+
+
+def check_yaml_nodes(root, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_YAML_DEPTH) -> None:
+    """Raise YamlFileError when a composed YAML document (ruamel nodes, before any object is built) has a
+    duplicate key in a mapping, a key that is not a plain value, a tag other than a plain value's, nests deeper
+    than ``max_depth``, refers to itself, or would expand past ``max_nodes`` values once its aliases are
+    followed. Each distinct node is visited once (an alias is the same node), so a bomb costs a few steps."""
+    if root is None:
+        return
+    done: set[int] = set()
     active: set[int] = set()
 
-    def tag_of(o: Any) -> str | None:
-        tag = getattr(o, "tag", None)
-        value = getattr(tag, "value", tag)
-        return value if isinstance(value, str) and value else None
-
-    def size(o: Any, depth: int) -> int:
-        tag = tag_of(o)
-        if tag is not None:
-            raise ValueError(f"YAML tag {excerpt(tag, 40)} is not allowed (plain mappings, lists and scalars only)")
-        if not isinstance(o, (dict, list, tuple)):
-            return 1
-        key = id(o)
-        if key in memo:
-            return memo[key]
+    def check(node, depth: int) -> None:  # structure: every distinct node once
+        key = id(node)
+        if key in done:
+            return
         if key in active:
-            raise ValueError("a YAML alias refers to the value that contains it")
-        if depth > 100:
-            raise ValueError("nested more than 100 levels deep")
+            raise YamlFileError("a YAML alias refers to the value that contains it", _line(node))
+        if depth > max_depth:
+            raise YamlFileError(f"nested more than {max_depth} levels deep", _line(node))
+        if node.tag not in PLAIN_TAGS:
+            raise YamlFileError(f"YAML tag {excerpt(node.tag, 40)} is not allowed (plain mappings, lists and "
+                                "scalars only)", _line(node))
         active.add(key)
-        items = list(o.items()) if isinstance(o, dict) else [(None, v) for v in o]
-        total = 1
-        for k, v in items:
-            if k is not None:
-                total += size(k, depth + 1)
-            total += size(v, depth + 1)
-            if total > max_nodes:
-                raise ValueError(f"YAML aliases expand past {max_nodes} values")
+        if isinstance(node, MappingNode):
+            seen: set[tuple[str, str]] = set()
+            for k, _ in node.value:
+                if not isinstance(k, ScalarNode):
+                    raise YamlFileError("a mapping key must be a plain value, not a list or a mapping", _line(k))
+                if k.tag == _CORE + "merge":
+                    continue
+                if (k.tag, k.value) in seen:  # refused here, before ruamel would print both values
+                    raise YamlFileError(f"duplicate key {excerpt(k.value, 40)} in a mapping (each key may appear "
+                                        "once)", _line(k))
+                seen.add((k.tag, k.value))
+            for k, v in node.value:
+                check(k, depth + 1)
+                check(v, depth + 1)
+        elif isinstance(node, SequenceNode):
+            for v in node.value:
+                check(v, depth + 1)
         active.discard(key)
-        memo[key] = total
+        done.add(key)
+
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:  # values once aliases are followed, each shared node sized once
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        total = 1
+        if isinstance(node, (MappingNode, SequenceNode)):
+            children = [c for pair in node.value for c in pair] if isinstance(node, MappingNode) else node.value
+            for child in children:
+                total += size(child)
+                if total > max_nodes:
+                    raise YamlFileError(f"YAML aliases expand past {max_nodes} values")
+        sizes[key] = total
         return total
 
-    size(obj, 0)
+    check(root, 0)
+    size(root)
+
+
+def load_yaml_text(text: str, yaml, max_nodes: int = MAX_YAML_NODES) -> Any:
+    """The value of the YAML document ``text``, loaded by ``yaml`` (a ruamel ``YAML``, safe or round-trip) in
+    two halves: compose the node graph, check it (``check_yaml_nodes``), then build the objects. Every problem
+    is a one-line ``YamlFileError``."""
+    try:
+        node = yaml.compose(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise YamlFileError(f"invalid YAML: {clip(getattr(e, 'problem', None) or first_line(e), 160)}", where) from None
+    except RecursionError:
+        raise YamlFileError("invalid YAML: nested too deeply") from None
+    check_yaml_nodes(node, max_nodes)
+    if node is None:
+        return None
+    try:
+        return yaml.constructor.construct_document(node)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise YamlFileError(f"invalid YAML: {clip(getattr(e, 'problem', None) or first_line(e), 160)}", where) from None
 
 
 MAX_JSON_CONFIG_BYTES = 4 << 20  # model configs and small metadata files are a few kB
@@ -132,15 +198,15 @@ def read_small_json(path: str | Path, max_bytes: int = MAX_JSON_CONFIG_BYTES) ->
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(f"{size} bytes, more than the {max_bytes} read from such a file")
+        raise LimitError(f"{size} bytes, more than the {max_bytes} read from such a file")
     try:
         return json.loads(path.read_bytes())
     except ValueError as e:
-        raise ValueError(f"not valid JSON ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
+        raise LimitError(f"not valid JSON ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
 
 
-class YamlFileError(ValueError):
-    """A YAML file that cannot be used: ``where`` is ``":LINE"`` when the parser knows the line, else ``""``."""
+class YamlFileError(LimitError):
+    """A YAML file that cannot be used: ``where`` is ``":LINE"`` when the line is known, else ``""``."""
 
     def __init__(self, message: str, where: str = "") -> None:
         super().__init__(message)
@@ -149,9 +215,9 @@ class YamlFileError(ValueError):
 
 def read_yaml_file(path: str | Path, yaml, max_bytes: int, max_line: int) -> Any:
     """Parse the YAML file at ``path`` with ``yaml`` (a ruamel ``YAML``) within bounds: size and line length
-    before reading, nesting before parsing, alias expansion and tags after. Every problem is a
-    ``YamlFileError`` whose message is one short line (what the recipe loader and the zoo both report);
-    OSError passes through."""
+    before reading, nesting before parsing, alias expansion, duplicate keys and tags on the composed nodes
+    before any object is built (``load_yaml_text``). Every problem is a ``YamlFileError`` whose message is one
+    short line (what the recipe loader and the zoo both report); OSError passes through."""
 
     try:
         check_text_file(path, max_bytes, max_line)
@@ -161,16 +227,4 @@ def read_yaml_file(path: str | Path, yaml, max_bytes: int, max_line: int) -> Any
         raise YamlFileError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except ValueError as e:
         raise YamlFileError(str(e)) from None
-    try:
-        data = yaml.load(text)
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise YamlFileError(f"invalid YAML: {clip(getattr(e, 'problem', None) or first_line(e), 160)}", where) from None
-    except RecursionError:
-        raise YamlFileError("invalid YAML: nested too deeply") from None
-    try:
-        check_yaml_tree(data)
-    except ValueError as e:
-        raise YamlFileError(str(e)) from None
-    return data
+    return load_yaml_text(text, yaml)

@@ -110,7 +110,13 @@ def test_bench_cli_end_to_end_on_a_tiny_model(tiny_models, tmp_path, monkeypatch
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_training_moves_a_tiny_model_towards_a_learnable_label(tiny_models, precision):
     """A label that is a word in the hypothesis is learnt: the loop really trains under either precision."""
-    from mlctl_zoo.benchmarks.finetune import build_pair_model, pad_id_of, pair_features, predict_pairs, train_select
+    from mlctl_zoo.benchmarks.finetune import (
+        build_pair_model,
+        pad_id_of,
+        pair_features,
+        predict_pairs,
+        train_select,
+    )
     from mlctl_zoo.models.resolve import resolve_model
 
     words = ["yes", "maybe", "no"]

@@ -114,6 +114,51 @@ def test_hostile_registries(tmp_path, kind):
     assert reg.read_bytes() == before  # never overwritten
 
 
+def _duplicate_behind_a_bomb(kind: str) -> str:
+    """A recipe or a registry entry that has a ``description`` and, after an alias bomb (nine levels of nine,
+    ``&a0`` to ``&a8``) under another key, a second ``description: *a8``: ruamel's own duplicate-key check would
+    spell out both values, 9**9 strings, before any bound on the loaded tree could run."""
+    if kind == "recipe":
+        return _recipe_with("description: a recipe\nnotes: " + alias_bomb() + "\ndescription: *a8")
+    return ("version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n    description: a model\n"
+            "    notes: " + alias_bomb() + "\n    description: *a8\n")
+
+
+@pytest.mark.parametrize("kind", ["recipe", "registry"])
+def test_a_duplicate_key_behind_an_alias_bomb_is_refused_while_loading(tmp_path, kind):
+    path = tmp_path / f"hostile-{kind}.yaml"
+    path.write_text(_duplicate_behind_a_bomb(kind), encoding="utf-8")
+    before = path.read_bytes()
+    if kind == "recipe":
+        commands = [["recipes", "validate", str(path)], ["recipes", "show", str(path)],
+                    ["train", str(path), "--registry", str(tmp_path / "registry.yaml")]]
+    else:
+        commands = [[*args, "--registry", str(path)] for args in
+                    (["zoo", "list"], ["zoo", "add", "other", "--model", "org/other"], ["leaderboard"])]
+    for args in commands:
+        res, elapsed, peak = _run(args)
+        line = _one_line_error(res, path.name, "duplicate key 'description'")
+        assert f"{path.name}:{3 if kind == 'recipe' else 8}:" in line, line  # the line of the second key
+        assert "lol" not in res.output
+        assert elapsed < 2.0 and peak < LIMIT_PEAK, (args, elapsed, peak)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["recipe", "registry"])
+def test_a_plain_duplicate_key_has_a_message_of_its_own(tmp_path, kind):
+    path = tmp_path / f"dup-{kind}.yaml"
+    if kind == "recipe":
+        path.write_text(_recipe_with("description: first\ndescription: second"), encoding="utf-8")
+        args = ["recipes", "validate", str(path)]
+    else:
+        path.write_text("version: 1\nmodels:\n  m:\n    kind: base\n    source: {hf_id: org/m}\n"
+                        "  m:\n    kind: base\n    source: {hf_id: org/n}\n", encoding="utf-8")
+        args = ["zoo", "list", "--registry", str(path)]
+    res, _, _ = _run(args)
+    line = _one_line_error(res, path.name, "duplicate key")
+    assert f"{path.name}:2:" in line if kind == "recipe" else f"{path.name}:6:" in line, line
+
+
 def _bench_data(root: Path, kind: str) -> Path:
     """A data folder whose Tatoeba German file is hostile (sparse or written in chunks: no 1 GB in memory)."""
     tat = root / "tatoeba"

@@ -222,3 +222,87 @@ def test_resume_under_another_number_of_processes_is_refused(tiny_models, make_r
     with pytest.raises(MlctlError, match="saved by 2 process.*this run has 1"):
         train_recipe(recipe, zoo=Zoo(registry), output=tmp_path / "o", data_dir=tiny_data, progress=False, resume=True)
     assert "tiny-run" not in Zoo(registry)
+
+
+# Run in each of two plain gloo processes: the label-aware loss (joint+separate) of every labelled batch and
+# the gradient DDP would apply (each process's gradient, averaged over processes).
+_LABELLED = """
+import json, sys
+from pathlib import Path
+import torch
+import torch.distributed as dist
+from transformers import AutoModel, AutoTokenizer
+from mlctl_zoo.config.loader import load_recipe
+from mlctl_zoo.training.batches import build_batches
+from mlctl_zoo.training.data import load_labelled
+from mlctl_zoo.training.model import TrainModule
+
+recipe_path, model_dir, data_dir, out = sys.argv[1:5]
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+recipe, _ = load_recipe(recipe_path)
+tok = AutoTokenizer.from_pretrained(model_dir)
+module = TrainModule(AutoModel.from_pretrained(model_dir).eval(), recipe.objective)
+batches = build_batches(recipe, tok, None, load_labelled(recipe.data, Path(data_dir))[0], {}, world=world)
+results = []
+for i in range(len(batches.labelled)):
+    module.zero_grad()
+    loss, parts = module(batches.collate(("labelled", [i]), "cpu", (rank, world)))
+    loss.backward()
+    grads = {}
+    for name, p in module.named_parameters():
+        g = p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+        dist.all_reduce(g)
+        grads[name] = (g / world).tolist()
+    results.append({"loss": loss.item(), "parts": {k: v.item() for k, v in parts.items()}, "grads": grads})
+if rank == 0:
+    Path(out).write_text(json.dumps(results))
+dist.destroy_process_group()
+"""
+
+
+def test_label_aware_joint_and_separate_gathers_the_global_batch(tiny_models, make_recipe, tiny_data, tmp_path):
+    """objective.label_encoding joint+separate in two processes (2 examples each, with their translations) gives
+    the loss, both terms and the gradient of one process with the whole batch of 4 examples: the joint vectors
+    and the separate features are both gathered from every process."""
+    from mlctl_zoo.config.loader import load_recipe
+    from mlctl_zoo.training.batches import build_batches
+    from mlctl_zoo.training.data import load_labelled
+    from mlctl_zoo.training.model import TrainModule
+    from tests.training.test_label_aware import _encoder
+
+    def recipe(name: str, per_process: int):
+        return make_recipe(tiny_models["bert"], name=name, data={
+            "labelled": [{"path": "nli-en.tsv", "translations": {"fr": "nli-fr.tsv"}, "max_examples": 7}]},
+            objective={"label_weight": 0.5, "label_encoding": "joint+separate"},
+            training={"labelled_batch_size": per_process})
+
+    script = tmp_path / "labelled.py"
+    script.write_text(_LABELLED)
+    port = str(_free_port())
+    procs = [subprocess.Popen([sys.executable, str(script), str(recipe("two", 2)), str(tiny_models["bert"]),
+                               str(tiny_data), str(tmp_path / "two.json")],
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+                                   "MASTER_PORT": port, "RANK": str(rank), "WORLD_SIZE": "2"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for rank in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    two = json.loads((tmp_path / "two.json").read_text())
+
+    r, _ = load_recipe(recipe("one", 4))
+    model, tok = _encoder("bert", tiny_models["bert"])
+    module = TrainModule(model, r.objective)
+    batches = build_batches(r, tok, None, load_labelled(r.data, tiny_data)[0], {})
+    assert len(two) == len(batches.labelled) == 2  # 4 examples, then 3: 8 and 6 views
+    for i, got in enumerate(two):
+        module.zero_grad()
+        loss, parts = module(batches.collate(("labelled", [i]), "cpu"))
+        loss.backward()
+        assert got["loss"] == pytest.approx(loss.item(), rel=TOL)
+        assert got["parts"] == pytest.approx({k: v.item() for k, v in parts.items()}, rel=TOL)
+        assert set(got["parts"]) == {"label", "label_sep"}
+        for name, p in module.named_parameters():
+            want = p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape))
+            np.testing.assert_allclose(np.asarray(got["grads"][name]), want, rtol=0, atol=TOL, err_msg=name)

@@ -52,14 +52,15 @@ def test_ml_ctl_word_level_trains_and_registers_on_every_architecture(tiny_model
     assert resolve_model("tiny-run", zoo).pooling == pooling
 
 
-def test_checkpoint_loads_in_sentence_transformers_with_the_same_vectors(tiny_models, make_recipe, registry,
-                                                                         tiny_data, tmp_path):
+@pytest.mark.parametrize(("kind", "pooling"), [("bert", "mean"), ("bert", "avg_first_last"), ("t5", "avg_first_last")])
+def test_checkpoint_loads_in_sentence_transformers_with_the_same_vectors(tiny_models, kind, pooling, make_recipe,
+                                                                         registry, tiny_data, tmp_path):
     from sentence_transformers import SentenceTransformer
 
     from mlctl_zoo.models.resolve import resolve_model
     from mlctl_zoo.models.torch_encoder import TorchEncoder
 
-    recipe = make_recipe(tiny_models["bert"])
+    recipe = make_recipe(tiny_models[kind], objective={"pooling": pooling})
     zoo, res = _train(recipe, registry, tiny_data, tmp_path)
     texts = ["The cat sits on the mat.", "Wo ist der Bahnhof?", "La maison est grande."]
     ours = TorchEncoder.from_resolved(resolve_model(res.name, zoo)).encode(texts)
@@ -84,6 +85,26 @@ def test_label_aware_mixes_a_labelled_stream(tiny_models, make_recipe, registry,
     log = [json.loads(x) for x in (res.checkpoint / "train_log.jsonl").read_text().splitlines()]
     assert any("label" in r for r in log) and any("snt" in r for r in log)
     assert res.data["labelled_examples"] == 8
+
+
+def test_label_aware_joint_and_separate_trains_on_every_architecture(tiny_model, make_recipe, registry, tiny_data,
+                                                                     tmp_path):
+    # objective.label_encoding joint+separate: the labelled steps log both terms; their loss is their mean, weighted
+    kind, folder = tiny_model
+    recipe = make_recipe(folder, data={
+        "labelled": [{"path": "nli-en.tsv", "translations": {"fr": "nli-fr.tsv"}, "max_examples": 8}]},
+        objective={"label_weight": 0.5, "label_encoding": "joint+separate",
+                   "pooling": "avg_first_last" if kind == "t5" else "mean"},
+        training={"labelled_steps": "cover"})
+    zoo, res = _train(recipe, registry, tiny_data, tmp_path)
+    assert res.metrics["updates"]["labelled"] == 2 and np.isfinite(res.metrics["final_loss"])
+    log = [json.loads(x) for x in (res.checkpoint / "train_log.jsonl").read_text().splitlines()]
+    labelled = [r for r in log if "label" in r]
+    assert len(labelled) == 2 and all("label_sep" in r and "snt" not in r for r in labelled)
+    assert not any("label_sep" in r for r in log if "label" not in r)
+    for r in labelled:  # log_every 1: a line is one step; values rounded to 5 decimals
+        assert r["loss"] == pytest.approx(0.5 * 0.5 * (r["label"] + r["label_sep"]), abs=1e-4)
+    assert zoo.get("tiny-run").recipe.sha256 and res.data["labelled_examples"] == 8
 
 
 def test_a_labelled_dose_runs_and_is_recorded(tiny_models, make_recipe, registry, tiny_data, tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 
 from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
 from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
+from mlctl_zoo.config.recipe import LABELS
 
 LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 SAMPLE_SEED = 0  # part of the protocol, not the run's seed: every model and run scores the same lines
@@ -31,11 +32,10 @@ def hub_xnli(task: PairTask, split: str, lang: str) -> Pairs:
 
 def pick(p: Pairs, indices: list[int]) -> Pairs:
     return [p[0][i] for i in indices], [p[1][i] for i in indices], [p[2][i] for i in indices]
-HUB_MNLI_LABELS = ("entailment", "neutral", "contradiction")  # nyu-mll/multi_nli ClassLabel order
 
 
 class Xnli(PairTask):
-    labels = ("entailment", "neutral", "contradiction")
+    labels = LABELS["nli"]  # also nyu-mll/multi_nli's ClassLabel order (0, 1, 2)
     meta = TaskMeta(
         name="xnli",
         version="1.0",

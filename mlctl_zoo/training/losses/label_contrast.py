@@ -8,6 +8,12 @@ translation and every example with the same label):
     L_i = -1/|P(i)| * sum_{p in P(i)} log( exp(s(z_i, z_p)) / sum_{a != i} exp(s(z_i, z_a)) )
 
 Result: the mean over anchors that have at least one positive (0 when none do).
+
+``probe_features(u, v)``: what a frozen probe sees of a pair whose premise and hypothesis were encoded
+separately (``objective.label_encoding: joint+separate``): ``[u, v, |u - v|, u * v]`` of the L2-normalised
+sentence vectors u and v, [N, 4D], the features xnli-frozen's logistic regression is trained on
+(``benchmarks/tasks/xnli_frozen.py``, which also standardises them with its training set's statistics;
+``label_contrast`` L2-normalises them instead).
 """
 
 from __future__ import annotations
@@ -30,3 +36,8 @@ def label_contrast(z: torch.Tensor, labels: torch.Tensor, temperature: float) ->
         return z.sum() * 0.0
     per_anchor = -(log_prob.masked_fill(~pos, 0.0).sum(1)[has] / n_pos[has])
     return per_anchor.mean()
+
+
+def probe_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    u, v = F.normalize(u.float(), dim=-1), F.normalize(v.float(), dim=-1)
+    return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)

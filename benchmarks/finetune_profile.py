@@ -1,8 +1,9 @@
 """Where ``xnli-ft``'s fine-tuning time goes: data (collation), forward, backward, gradient clipping, optimiser
-step, and evaluation, per phase, for the choices that decide its cost (random vs length-grouped batches, fp32 vs
-bf16 autocast), on the same model, data and threads, in one process.
+step, and evaluation, per phase, for the choices that decide its cost, on the same model, data and threads, in
+one process.
 
-Each configuration runs ``--steps`` training steps of ``xnli-ft``'s loop body on the first batches of one seeded
+Four configurations, each adding one change: random batches in fp32 (the other fine-tuned tasks), length-grouped,
+bf16 autocast, fused AdamW (``xnli-ft``'s). Each configuration runs ``--steps`` training steps of ``xnli-ft``'s loop body on the first batches of one seeded
 epoch (after ``--warmup`` steps that are not timed), then predicts ``--eval`` held-out pairs. Phases are timed
 with ``time.perf_counter`` around each call (PyTorch on CPU runs synchronously, so a phase's time is its own).
 Tokens are the padded tokens the model saw; ``padding_share`` is the part of them that is padding.
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 from common import MODEL, RESULTS, default_data_dir, git_commit, loadavg, machine, versions, write_json
 
 
-def profile(args, net, tok, feats, held, precision: str, grouped: bool) -> dict:
+def profile(args, net, tok, feats, held, precision: str, grouped: bool, fused: bool) -> dict:
     import torch
 
     from mlctl_zoo.benchmarks.finetune import (
@@ -37,7 +38,7 @@ def profile(args, net, tok, feats, held, precision: str, grouped: bool) -> dict:
     )
 
     pad = pad_id_of(tok)
-    opt = torch.optim.AdamW(net.parameters(), lr=5e-5, weight_decay=0.0)
+    opt = torch.optim.AdamW(net.parameters(), lr=5e-5, weight_decay=0.0, fused=fused)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     lengths = [len(x) for x in feats.input_ids]
     batches = training_order(lengths, 32, torch.Generator().manual_seed(args.seed), grouped)
@@ -70,7 +71,7 @@ def profile(args, net, tok, feats, held, precision: str, grouped: bool) -> dict:
     eval_s = time.perf_counter() - t0
     train_s = sum(phases.values())
     n = args.steps * 32
-    return {"precision": precision, "length_grouped": grouped, "steps": args.steps,
+    return {"precision": precision, "length_grouped": grouped, "fused_adamw": fused, "steps": args.steps,
             "seconds": {k: round(v, 3) for k, v in phases.items()},
             "share": {k: round(v / train_s, 3) for k, v in phases.items()},
             "train_examples_per_s": round(n / train_s, 2), "padded_tokens_per_example": round(tokens / n, 1),
@@ -104,18 +105,19 @@ def main() -> None:
     train, held = task.train_data(), task.dev_data()
     load = [loadavg()]
     runs = []
-    for precision in ("fp32", "bf16"):
-        for grouped in (False, True):
-            seed_everything(args.seed)
-            with tempfile.TemporaryDirectory() as tmp:
-                net, tok = build_pair_model(resolve_model(MODEL, Zoo(Path(tmp) / "registry.yaml")), 3)
-            feats = pair_features(tok, *train, 128)
-            held_feats = pair_features(tok, held[0][: args.eval], held[1][: args.eval], held[2][: args.eval], 128)
-            runs.append(profile(args, net, tok, feats, held_feats, precision, grouped))
-            r = runs[-1]
-            print(f"{precision} grouped={grouped}: {r['train_examples_per_s']} ex/s, shares {r['share']}, "
-                  f"padding {r['padding_share']}, eval {r['eval']['examples_per_s']} ex/s", flush=True)
-            load.append(loadavg())
+    # each change on top of the previous one: random fp32 (the other fine-tuned tasks), grouped, bf16, fused AdamW
+    for precision, grouped, fused in (("fp32", False, False), ("fp32", True, False), ("bf16", True, False),
+                                      ("bf16", True, True)):
+        seed_everything(args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            net, tok = build_pair_model(resolve_model(MODEL, Zoo(Path(tmp) / "registry.yaml")), 3)
+        feats = pair_features(tok, *train, 128)
+        held_feats = pair_features(tok, held[0][: args.eval], held[1][: args.eval], held[2][: args.eval], 128)
+        runs.append(profile(args, net, tok, feats, held_feats, precision, grouped, fused))
+        r = runs[-1]
+        print(f"{precision} grouped={grouped} fused={fused}: {r['train_examples_per_s']} ex/s, shares {r['share']}, "
+              f"padding {r['padding_share']}, eval {r['eval']['examples_per_s']} ex/s", flush=True)
+        load.append(loadavg())
     write_json(Path(args.output), {
         "benchmark": "finetune_profile", "runs": runs, "threads": args.threads, "torch_threads": torch.get_num_threads(),
         "load_average": load, "machine": machine(), "versions": versions(), "git": git_commit(),

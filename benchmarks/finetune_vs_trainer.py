@@ -3,7 +3,8 @@
 Same model (all-MiniLM-L6-v2 from the offline package, with ``xnli-ft``'s classification head: the pooled pair
 encoding, dropout 0.1, a linear layer), same data (``xnli-ft``'s English NLI training pairs, the first
 ``--train-examples`` of them, tokenised once with the same call), same epochs, batch size, learning rate
-(AdamW, linear decay to 0, no warm-up, no weight decay, gradient clipping at 1.0), max length, padding (each
+(torch's fused AdamW, the Trainer's default here; linear decay to 0, no warm-up, no weight decay, gradient
+clipping at 1.0), max length, padding (each
 batch to its own longest row), length grouping (transformers' ``LengthGroupedSampler`` on both sides: the
 Trainer's ``group_by_length``), precision (bf16 autocast over fp32 weights: the Trainer's ``bf16=True``), seed
 and torch threads. Each side is one process, timed from its start to its exit (import, model, data,
@@ -76,7 +77,8 @@ def run_ours(args, net, tok, feats, hp) -> float:
     t0 = time.perf_counter()
     train_select(net, feats, pad_id_of(tok), epochs=args.epochs, lr=float(hp["lr"]), batch_size=int(hp["batch_size"]),
                  seed=args.seed, evaluate=None, max_grad_norm=float(hp["max_grad_norm"]),
-                 weight_decay=float(hp["weight_decay"]), group_by_length=True, precision="bf16")
+                 weight_decay=float(hp["weight_decay"]), group_by_length=True, precision="bf16",
+                 optimizer=str(hp["optimizer"]))
     return time.perf_counter() - t0
 
 
@@ -104,7 +106,8 @@ def run_trainer(args, net, tok, feats, hp) -> float:
             learning_rate=float(hp["lr"]), lr_scheduler_type="linear", warmup_steps=0,
             weight_decay=float(hp["weight_decay"]), max_grad_norm=float(hp["max_grad_norm"]), adam_beta1=0.9,
             adam_beta2=0.999, adam_epsilon=1e-8, group_by_length=True, bf16=True, use_cpu=True, seed=args.seed,
-            data_seed=args.seed, dataloader_num_workers=0, save_strategy="no", eval_strategy="no",
+            data_seed=args.seed, dataloader_num_workers=0, optim="adamw_torch_fused", save_strategy="no",
+            eval_strategy="no",
             logging_strategy="no", report_to=[], disable_tqdm=True, remove_unused_columns=False)
         trainer = Trainer(model=WithLoss(net), args=targs, train_dataset=data,
                           data_collator=DataCollatorWithPadding(tok))

@@ -29,7 +29,7 @@ class PairTask(Task):
     file fails in seconds, not after an hour of fine-tuning.
 
     Protocol switches read from the hyperparameters: ``group_by_length`` (length-grouped training batches),
-    ``precision`` (``fp32`` or ``bf16`` autocast) and ``bootstrap_resamples`` (95% bootstrap intervals per
+    ``precision`` (``fp32`` or ``bf16`` autocast), ``optimizer`` (``adamw`` or ``adamw_fused``) and ``bootstrap_resamples`` (95% bootstrap intervals per
     language and for the mean, as ``xnli-frozen`` reports them).
     """
 
@@ -81,7 +81,8 @@ class PairTask(Task):
         history = train_select(net, pair_features(tok, *train, ml), pad, epochs=int(hp["epochs"]), lr=float(hp["lr"]),
                                batch_size=int(hp["batch_size"]), seed=self.ctx.seed,
                                evaluate=score_dev if dev_feats is not None else None, say=self.ctx.say,
-                               group_by_length=bool(hp.get("group_by_length", False)), precision=precision)
+                               group_by_length=bool(hp.get("group_by_length", False)), precision=precision,
+                               optimizer=str(hp.get("optimizer", "adamw")))
         hits: dict[str, np.ndarray] = {}
         for lang, data in evals.items():
             hits[lang] = correct(net, pair_features(tok, *data, ml))

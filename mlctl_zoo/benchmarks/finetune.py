@@ -31,6 +31,7 @@ from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
 
 IGNORE = -100
 PRECISIONS = ("fp32", "bf16")  # bf16: autocast over fp32 weights (the Trainer's ``bf16=True``)
+OPTIMIZERS = ("adamw", "adamw_fused")  # torch's AdamW: one tensor at a time, or its fused kernel
 
 
 def seed_everything(seed: int) -> None:
@@ -199,7 +200,7 @@ def predict_tags(model, feats: Features, pad_id: int, batch_size: int, fallback:
 def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float, batch_size: int, seed: int,
                  evaluate: Callable[[object], float] | None, weight_decay: float = 0.0, max_grad_norm: float = 1.0,
                  say: Callable[[str], None] | None = None, group_by_length: bool = False,
-                 precision: str = "fp32") -> dict:
+                 precision: str = "fp32", optimizer: str = "adamw") -> dict:
     """Fine-tune, score on English dev after each epoch, load the best epoch. Returns the history, with each
     epoch's training and evaluation seconds."""
 
@@ -210,7 +211,10 @@ def train_select(model, train: Features, pad_id: int, *, epochs: int, lr: float,
     gen = torch.Generator().manual_seed(seed)
     n = len(train.input_ids)
     steps_per_epoch = (n + batch_size - 1) // batch_size
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer not in OPTIMIZERS:
+        raise ModelError(f"unknown fine-tuning optimizer {optimizer!r} (known: {', '.join(OPTIMIZERS)})")
+    # adamw_fused: torch's fused AdamW kernel (the Trainer's default optimizer on torch >= 2.8); same update rule
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=optimizer == "adamw_fused")
     sched = get_linear_schedule_with_warmup(opt, 0, steps_per_epoch * epochs)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     history, best_score, best_state, best_epoch = [], -1.0, None, epochs

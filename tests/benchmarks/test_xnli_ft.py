@@ -91,6 +91,7 @@ def test_bench_cli_end_to_end_on_a_tiny_model(tiny_models, tmp_path, monkeypatch
     rec = json.loads(Path(out["files"]["xnli-ft"]).read_text())
     hp = rec["protocol"]["hyperparameters"]
     assert hp["group_by_length"] is True and hp["precision"] == "bf16" and hp["selection_examples"] == 2000
+    assert hp["optimizer"] == "adamw_fused"
     training = rec["training"]
     assert [e["epoch"] for e in training["epochs"]] == list(range(1, hp["epochs"] + 1))
     assert all(0.0 <= e["dev"] <= 100.0 and e["train_seconds"] > 0 for e in training["epochs"])

@@ -35,7 +35,7 @@ SELECTION = 2000  # held-out English MultiNLI pairs that choose the epoch
 COMMON: dict[str, Any] = {
     "lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "warmup": 0, "weight_decay": 0.0,
     "max_grad_norm": 1.0, "schedule": "linear decay to 0", "dropout": 0.1,
-    "group_by_length": True, "precision": "bf16",
+    "group_by_length": True, "precision": "bf16", "optimizer": "adamw_fused",
     "selection_examples": SELECTION, "selection": "held-out English MultiNLI pairs (never XNLI dev)",
     "eval_examples": TEST_SAMPLE, "eval_sample": SAMPLE_NOTE,
     "bootstrap_resamples": 1000, "interval": "95% percentile bootstrap over test examples",

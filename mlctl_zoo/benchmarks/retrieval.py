@@ -6,6 +6,7 @@ import numpy as np
 
 from mlctl_zoo.benchmarks.base import Task
 from mlctl_zoo.benchmarks.metrics import cosine_matrix, retrieval_accuracy
+from mlctl_zoo.models.architectures import max_positions
 from mlctl_zoo.models.backends import load_encoder_for
 from mlctl_zoo.models.loading import load_config
 
@@ -13,12 +14,8 @@ from mlctl_zoo.models.loading import load_config
 def effective_max_length(model, wanted: int) -> int:
     """``wanted``, capped by the model's position table (XLM-R/RoBERTa reserve two positions)."""
     cfg = load_config(model)
-    limit = getattr(cfg, "max_position_embeddings", None)
-    if not limit or getattr(cfg, "model_type", "") in ("t5", "mt5", "umt5"):
-        return wanted
-    if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-        limit -= 2
-    return min(wanted, int(limit))
+    limit = max_positions(getattr(cfg, "model_type", None), getattr(cfg, "max_position_embeddings", None))
+    return wanted if limit is None else min(wanted, limit)
 
 
 class RetrievalTask(Task):

@@ -20,6 +20,7 @@ from mlctl_zoo.cli.common import (
     print_json,
     print_table,
 )
+from mlctl_zoo.sweep.defaults import FLAT_THRESHOLD
 
 app = typer.Typer(help="Scaling sweeps: train and bench one model per (variant, pairs, seed), report the curve.",
                   no_args_is_help=True)
@@ -61,7 +62,7 @@ def run(
     """Train one model per (variant, pairs, seed), bench each, register all; rerun to resume."""
     from mlctl_zoo.errors import ConfigError
     from mlctl_zoo.sweep.runner import make_spec, run_sweep
-    from mlctl_zoo.sweep.spec import parse_int_list, plan_points, select_points
+    from mlctl_zoo.sweep.spec import parse_int_list, plan_points, recipe_overrides, select_points
 
     sizes, seed_list = parse_int_list(pairs, "--pairs"), parse_int_list(seeds, "--seeds")
     if any(n <= 0 for n in sizes):
@@ -95,7 +96,7 @@ def run(
             table.add_column(col)
         for r in rows:
             if r["selected"]:
-                table.add_row(str(r["index"]), r["id"], r["name"], escape(" ".join(r["overrides"][:-2])))
+                table.add_row(str(r["index"]), r["id"], r["name"], escape(" ".join(recipe_overrides(r["overrides"]))))
         print_table(table)
         return
     # what reproduces these points: options that only pick points, print or say where the zoo is are left out
@@ -123,7 +124,7 @@ def run(
 def report(
     folder: Annotated[Path, typer.Argument(help="a sweep output folder (holds sweep.json and points/)")],
     flat_threshold: Annotated[float, typer.Option("--flat-threshold",
-                                                  help="points per doubling below which a curve counts as flat")] = 0.5,
+                                                  help="points per doubling below which a curve counts as flat")] = FLAT_THRESHOLD,
     html: Annotated[Path | None, typer.Option("--html", help="also write the report as one self-contained page "
                                               "(sortable tables, plots inline), e.g. report.html")] = None,
     json_out: JsonOpt = False,
@@ -149,7 +150,7 @@ def compare(
     folders: Annotated[list[Path], typer.Argument(help="two or more sweep output folders (a main run and its controls)")],
     output: Annotated[Path, typer.Option("--output", help="folder for compare.md, results.csv and the plots")],
     flat_threshold: Annotated[float, typer.Option("--flat-threshold",
-                                                  help="points per doubling below which a curve counts as flat")] = 0.5,
+                                                  help="points per doubling below which a curve counts as flat")] = FLAT_THRESHOLD,
     html: Annotated[Path | None, typer.Option("--html", help="also write the comparison as one self-contained "
                                               "page (sortable tables, plots inline)")] = None,
     json_out: JsonOpt = False,

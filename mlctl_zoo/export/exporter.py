@@ -24,12 +24,13 @@ from mlctl_zoo.errors import ExportError, MlctlError, ModelError
 from mlctl_zoo.export.graph import OUTPUT_NAME, sentence_embedding_onnx_config
 from mlctl_zoo.export.parity import TOLERANCES, check_parity, parity_figures
 from mlctl_zoo.export.probes import PROBE_SENTENCES
+from mlctl_zoo.models.architectures import T5_TYPES
 from mlctl_zoo.models.choices import EXPORT_DEVICES as DEVICES
 from mlctl_zoo.models.choices import OPT_LEVELS, QUANTIZE
 from mlctl_zoo.models.exports import META_FILE
 from mlctl_zoo.models.loading import load_encoder, load_tokenizer
 from mlctl_zoo.models.onnx_encoder import OnnxEncoder
-from mlctl_zoo.models.pooling import T5_TYPES, check_pooling
+from mlctl_zoo.models.pooling import check_pooling
 from mlctl_zoo.models.providers import probe_device, providers_for
 from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit, tokenizer_record

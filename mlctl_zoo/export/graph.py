@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, T5_TYPES, pool_outputs
+from mlctl_zoo.models.architectures import T5_TYPES
+from mlctl_zoo.models.pooling import NEEDS_HIDDEN_STATES, pool_outputs
 
 OUTPUT_NAME = "sentence_embedding"
 INPUT_NAMES = ("input_ids", "attention_mask")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlctl_zoo.errors import ModelError
-from mlctl_zoo.models.pooling import T5_TYPES
+from mlctl_zoo.models.architectures import T5_TYPES
 from mlctl_zoo.models.resolve import ResolvedModel
 from mlctl_zoo.utils.hub import offline_reason
 from mlctl_zoo.utils.limits import first_line, read_small_json

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, get_args
 
+from mlctl_zoo.models.architectures import T5_TYPES
 from mlctl_zoo.utils.lookup import Registry
 from mlctl_zoo.utils.names import PoolingName
 
@@ -53,7 +54,6 @@ def check_pooling(pooling: str, model_type: str) -> None:
         raise ValueError("cls pooling is undefined for T5 encoders (no CLS token): use mean or avg_first_last")
 
 
-T5_TYPES = {"t5", "mt5", "umt5"}
 
 
 def pool_outputs(model, outputs, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -16,6 +16,8 @@ from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
 from mlctl_zoo.zoo.sources import source_location
 from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
+POOLING_MARKER = "mlctl_pooling.json"  # a checkpoint's pooling where sentence-transformers files lack it
+
 
 @dataclass
 class ResolvedModel:
@@ -79,7 +81,7 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
             if isinstance(cfg, dict) and (cfg.get("pooling_mode_cls_token") or cfg.get("pooling_mode") == "cls"):
                 pooling = "cls"
             break
-    marker = folder / "mlctl_pooling.json"  # written by `train` with avg_first_last (releases before st_modules)
+    marker = folder / POOLING_MARKER  # written by `train` with avg_first_last (releases before st_modules)
     if marker.is_file():
         try:
             marked = read_small_json(marker)

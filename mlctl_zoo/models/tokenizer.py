@@ -21,6 +21,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.architectures import max_positions
 
 TOKENIZER_FILE = "tokenizer.json"
 SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -54,10 +55,7 @@ def model_token_limit(location: str | Path) -> int | None:
     if isinstance(tok, int) and 1 < tok < 1_000_000:
         return tok
     cfg = _read_json(folder / "config.json")
-    pos = cfg.get("max_position_embeddings")
-    if isinstance(pos, int) and pos > 1:
-        return pos - 2 if cfg.get("model_type") in ("roberta", "xlm-roberta", "camembert") else pos
-    return None
+    return max_positions(cfg.get("model_type"), cfg.get("max_position_embeddings"))
 
 
 def tokenizer_record(folder: str | Path, max_length: int | None = None) -> dict:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlctl_zoo.errors import ConfigError
+from mlctl_zoo.models.choices import Backend, ServeDevice
 
 ENV_PREFIX = "MLCTL_SERVE_"
 
@@ -33,10 +34,10 @@ class ServeSettings(BaseSettings):
         default=None, description="require `Authorization: Bearer KEY` (/health, /metrics and the page stay open; the "
         "page asks for the key)"
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
+    device: ServeDevice = Field(
         default="auto", description="auto: CUDA provider when a GPU is usable, else CPU"
     )
-    backend: Literal["onnx", "torch"] = Field(
+    backend: Backend = Field(
         default="onnx", description="onnx serves the export recorded in the zoo; torch runs the checkpoint"
     )
     export: str | None = Field(

@@ -23,13 +23,12 @@ from mlctl_zoo.sweep.contrasts import (
     control_split,
     interactions,
 )
+from mlctl_zoo.sweep.defaults import FLAT_THRESHOLD
 from mlctl_zoo.sweep.langs import GROUPS
 from mlctl_zoo.sweep.results import Cell, Summary
 from mlctl_zoo.sweep.stats import SHAPE_LABELS, Fit, Interval
 from mlctl_zoo.sweep.wording import fmt_ci, fmt_estimate, sg
 from mlctl_zoo.sweep.wording import fmt_size as _fmt
-
-FLAT_THRESHOLD = 0.5  # points per doubling below which a curve counts as flat
 
 
 def slope_per_doubling(pairs: list[int], scores: list[float]) -> float | None:

@@ -180,11 +180,6 @@ def summarize(rows: list[dict]) -> Summary:
                    task_languages={k: sorted(v) for k, v in task_languages.items()})
 
 
-def group_order(groups: set[str] | list[str]) -> list[str]:
-    rank = {"trained": 0, "unseen": 1, "all": 2, "pivot": 3}
-    return sorted(groups, key=lambda g: (rank.get(g, 9), g))
-
-
 def as_jsonable(summary: Summary) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for (task, group), bv in summary.cells.items():

@@ -111,6 +111,11 @@ class Point(_Strict):
     checkpoint_dir: str
 
 
+def recipe_overrides(overrides: list[str]) -> list[str]:
+    """A point's overrides less where its output goes (``output.*``): what makes it differ from the recipe."""
+    return [o for o in overrides if not o.startswith("output.")]
+
+
 def parse_int_list(text: str, what: str) -> list[int]:
     """``"1000,2000,4k"`` -> [1000, 2000, 4000] (a ``k`` suffix means thousands)."""
     out = []

@@ -5,9 +5,7 @@ unit of replication is the **seed**: each seed is one independent training run (
 the data sample with the seed, one data sample), so intervals are over seeds with n - 1 degrees of freedom.
 Scores within one seed (sizes, languages) are not independent and are never counted as replicates.
 
-Quantiles of Student's t come from ``scipy.stats`` when it is installed and otherwise from a table of the
-97.5% quantile (95% two-sided intervals only); between tabulated df, log t is interpolated linearly in 1/df
-(within 0.5% of the exact quantile).
+Quantiles of Student's t come from ``scipy.stats`` (a dependency, through scikit-learn, and pinned).
 """
 
 from __future__ import annotations
@@ -19,35 +17,13 @@ from statistics import NormalDist
 
 LEVEL = 0.95
 
-# 97.5% quantile of Student's t by degrees of freedom (two-sided 95%); inf is the normal quantile
-_T975 = {1: 12.706204736, 1.25: 8.027951377, 1.5: 6.016663104, 1.75: 4.948847849, 2: 4.302652730,
-         2.5: 3.574654842, 3: 3.182446305, 4: 2.776445105, 5: 2.570581836, 6: 2.446911851, 7: 2.364624252, 8: 2.306004135, 9: 2.262157163, 10: 2.228138852, 11: 2.200985160, 12: 2.178812830,
-         13: 2.160368656, 14: 2.144786688, 15: 2.131449546, 16: 2.119905299, 17: 2.109815578, 18: 2.100922040,
-         19: 2.093024054, 20: 2.085963447, 21: 2.079613845, 22: 2.073873068, 23: 2.068657610, 24: 2.063898562,
-         25: 2.059538553, 26: 2.055529439, 27: 2.051830516, 28: 2.048407142, 29: 2.045229642, 30: 2.042272456,
-         40: 2.021075390, 60: 2.000297822, 120: 1.979930405, math.inf: 1.959963985}
-
-
-def _table_t975(df: float) -> float:
-    if df in _T975:
-        return _T975[df]
-    keys = sorted(_T975)
-    hi = next(k for k in keys if k > df)
-    lo = keys[keys.index(hi) - 1]
-    w = (1 / lo - 1 / df) / (1 / lo - (0 if hi == math.inf else 1 / hi))  # log t linear in 1/df
-    return math.exp(math.log(_T975[lo]) + w * (math.log(_T975[hi]) - math.log(_T975[lo])))
-
 
 def t_quantile(df: float, level: float = LEVEL) -> float:
     """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom: t_{(1+level)/2, df}."""
     if not df >= 1:
         raise ValueError(f"t quantile needs df >= 1, got {df}")
-    try:
-        from scipy.stats import t as student_t
-    except ImportError:
-        if abs(level - 0.95) > 1e-12:
-            raise ValueError("without scipy only 95% intervals are available") from None
-        return _table_t975(df)
+    from scipy.stats import t as student_t  # a dependency (scikit-learn's); loads in about 0.3 s
+
     return float(student_t.ppf((1 + level) / 2, df))
 
 

@@ -53,7 +53,11 @@ def item_tokens(batches, item) -> int:
     kind, idx = item
     if kind == "labelled":
         (ids, _), labels = batches.labelled[idx[0]]
-        return len(labels) * max((len(x) for x in ids), default=0)
+        joint = len(labels) * max((len(x) for x in ids), default=0)
+        if not batches.labelled_separate:
+            return joint
+        premises, hypotheses = batches.labelled_separate[idx[0]]  # joint+separate: one more padded batch of both
+        return joint + 2 * len(labels) * max((len(x) for x in [*premises, *hypotheses]), default=0)
     en = np.asarray(batches.en.lengths())[idx]
     xx = np.asarray(batches.xx.lengths())[idx]
     return int(len(idx) * (en.max(initial=0) + xx.max(initial=0)))

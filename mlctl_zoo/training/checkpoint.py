@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from mlctl_zoo.errors import StorageError
+from mlctl_zoo.models.resolve import POOLING_MARKER
 from mlctl_zoo.models.st_modules import write_st_modules
 from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text, storage_error
 from mlctl_zoo.utils.limits import first_line, read_small_json
@@ -27,7 +28,6 @@ from mlctl_zoo.utils.limits import first_line, read_small_json
 STATE_DIR = "checkpoints"
 STATE_MARKER = "mlctl_state.json"
 STAGING_PREFIX = ".saving-"  # a model being written; never part of a finished checkpoint
-POOLING_MARKER = "mlctl_pooling.json"
 MODULE_FOLDER = re.compile(r"\d+_\w+")  # how SentenceTransformer.save names a module's folder (1_Pooling)
 
 

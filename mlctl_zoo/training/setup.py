@@ -23,6 +23,7 @@ from rich.progress import (
 
 from mlctl_zoo.config.recipe import Recipe, TrainingSpec
 from mlctl_zoo.errors import ConfigError, DataError, MlctlError, ModelError, ZooError
+from mlctl_zoo.models.architectures import T5_TYPES
 from mlctl_zoo.models.loading import load_config, load_encoder, load_tokenizer
 from mlctl_zoo.models.pooling import check_pooling
 from mlctl_zoo.models.resolve import resolve_model
@@ -32,7 +33,6 @@ from mlctl_zoo.training.wordpairs import Dictionary
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.zoo.store import Zoo, builtin_zoo
 
-T5_TYPES = {"t5", "mt5", "umt5"}
 ARCHITECTURES = {"bert": {"bert"}, "xlm-roberta": {"xlm-roberta"}, "t5": T5_TYPES}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import sys
 
 import pytest
 
@@ -32,15 +31,13 @@ def curve(fn, seeds=(1, 2, 3), sizes=SIZES) -> dict[int, Cell]:
     return {n: Cell(per_seed={s: fn(n, s) for s in seeds}) for n in sizes}
 
 
-def test_t_quantile_with_and_without_scipy(monkeypatch):
-    pytest.importorskip("scipy")
-    assert stats.t_quantile(2) == pytest.approx(T2, rel=1e-9)
-    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # as if scipy were not installed: the table
+def test_t_quantile_is_students():
     assert stats.t_quantile(2) == pytest.approx(T2, rel=1e-9)
     assert stats.t_quantile(1e6) == pytest.approx(1.959964, abs=1e-4)
-    assert stats.t_quantile(216 / 53) == pytest.approx(2.756285, rel=5e-3)  # between the rows 4 and 5
-    with pytest.raises(ValueError, match="only 95%"):
-        stats.t_quantile(3, level=0.9)
+    assert stats.t_quantile(216 / 53) == pytest.approx(2.756285, rel=1e-3)  # fractional df (Welch)
+    assert stats.t_quantile(4, level=0.9) == pytest.approx(2.131847, rel=1e-6)
+    with pytest.raises(ValueError, match="df >= 1"):
+        stats.t_quantile(0.5)
 
 
 def test_slope_interval_over_three_seeds():

@@ -67,6 +67,65 @@ end
     assert "<details><summary>More</summary>" in html and "</details>" in html
 
 
+def test_raw_html_in_the_markdown_is_text():
+    # HTML is off in the parser: tags in a paragraph, an HTML block, a table cell or a heading are shown as
+    # written; only the reports' own <details><summary> lines are markup; links and autolinks stay text
+    md = """# Report
+
+<div onclick="x()">block</div>
+
+A <script>alert(1)</script> and <img src=x onerror=alert(1)> and [a link](https://example.com) <https://e.com>
+
+## Cells <b>
+
+| name | note |
+|---|---|
+| <b>x</b> | <script>y</script> |
+
+<details><summary><i>sum</i></summary>
+
+</details>
+</details>
+"""
+    html = markdown_page(md, lambda name: None)
+    body = html.split("<body>", 1)[1].split("<script>\n", 1)[0]  # the page's own script is the last one
+    for tag in ("<div onclick", "<script", "<img", "<b>", "<i>", "<a ", "href="):
+        assert tag not in body, tag
+    assert "&lt;div onclick=&quot;x()&quot;&gt;block&lt;/div&gt;" in body
+    assert "A &lt;script&gt;alert(1)&lt;/script&gt; and &lt;img src=x onerror=alert(1)&gt;" in body
+    assert "[a link](https://example.com) &lt;https://e.com&gt;" in body
+    assert '<h2 id="cells-b">Cells &lt;b&gt;</h2>' in body
+    assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>&lt;script&gt;y&lt;/script&gt;</td>" in body
+    assert "<details><summary>&lt;i&gt;sum&lt;/i&gt;</summary>" in body
+    assert body.count("</details>") == 1  # the stray second one is dropped
+    assert inline("<b>x</b> & ![i](p.png) [l](u)") == "&lt;b&gt;x&lt;/b&gt; &amp; ![i](p.png) [l](u)"
+
+
+def test_table_cells_keep_a_pipe_inside_backquotes():
+    md = """| `a|b` | n |
+|---|---|
+| `x | y` | 2 |
+| ``p|`q`` and `r|s` | 10 |
+| escaped \\| pipe | 1 |
+"""
+    html = markdown_page(md, lambda name: None)
+    assert '<th><span class="lbl"><code>a|b</code></span></th><th data-sort="num" class="num">' in html
+    assert '<tr><td><code>x | y</code></td><td class="num" data-v="2.0">2</td></tr>' in html
+    assert ('<tr><td><code>p|`q</code> and <code>r|s</code></td><td class="num" data-v="10.0">10</td></tr>'
+            in html)
+    assert '<tr><td>escaped | pipe</td><td class="num" data-v="1.0">1</td></tr>' in html
+    # outside a table a backquoted pipe is not touched
+    plain = markdown_page("`c|d` and `e\\|f`\n", lambda name: None)
+    assert "<p><code>c|d</code> and <code>e\\|f</code></p>" in plain
+
+
+def test_markdown_page_images_inline_and_by_themselves():
+    html = markdown_page("![p](a.png)\n\nsee ![q](b.png) here\n",
+                         lambda name: b"png" if name == "a.png" else None)
+    assert '<img class="plot" alt="p" src="data:image/png;base64,cG5n">' in html
+    assert '<p>see <span class="muted">(image b.png is missing)</span> here</p>' in html
+
+
 def test_injected_markup_cannot_run_but_the_page_script_does(browser, tmp_path):
     # deliberately unescaped: the Content-Security-Policy admits the page's own script only, by its hash
     injected = ('<img src="data:image/png;base64,AAAA" onerror="document.title=\'pwned\'">'

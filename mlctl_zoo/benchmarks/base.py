@@ -1,17 +1,17 @@
 """Task framework: versioned task metadata, the task base class, and what a task run returns.
 
 A task is a Python class found by id in ``mlctl_zoo.benchmarks.tasks.TASKS``; its ``meta`` (a frozen
-dataclass) says what it measures and how: name, version, languages, metric, hub source, local layout and
-the protocol hyperparameters of the full and the lite protocol. Bump ``version`` whenever a change can move
-a score: results are reused only for the same (model, task, version, protocol).
+dataclass, mteb's ``TaskMetadata`` in spirit) says what it measures and how: name, version, languages, metric,
+the hub data sets it reads (typed, with their pinned revision), what it needs from a run (fine-tuning, a
+classifier, the user's own files), the local layout and the protocol hyperparameters of the full and the lite
+protocol. Bump ``version`` whenever a change can move a score: results are reused only for the same (model,
+task, version, protocol). The runner asks a task's metadata what it needs, never which task it is.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,18 +21,53 @@ from mlctl_zoo.utils.hub import load_hub_split
 
 
 @dataclass(frozen=True)
+class HubDataset:
+    """A data set on the Hugging Face hub as a task declares it (mteb's ``dataset={"path", "revision"}``)."""
+
+    path: str  # the hub id
+    # the commit it is read at; None: not pinned, the run reads the hub's default branch and records the commit
+    # it resolved. ``--data-revision`` overrides it for one run. Part of the protocol when set.
+    revision: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a task needs from a run, declared in its metadata: the runner and the listing read these."""
+
+    fine_tuning: bool = False  # trains the encoder with a head: runs on PyTorch whatever --backend says
+    classifier: bool = False  # trains a classifier on the frozen sentence vectors (scikit-learn)
+    # the run's options that name the user's own files (bitext: --src, and --tgt, the second language's file,
+    # or a folder of them); such a task takes its languages from the files
+    user_files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"fine_tuning": self.fine_tuning, "classifier": self.classifier, "user_files": list(self.user_files)}
+
+
+@dataclass(frozen=True)
 class TaskMeta:
     name: str
     version: str
-    kind: str  # retrieval | classification | tagging
+    kind: str  # retrieval | classification | tagging | frozen-encoder
     metric: str
-    languages: tuple[str, ...]  # canonical codes (ISO 639-1 where one exists)
-    hub: str  # where users with a network load it from
+    languages: tuple[str, ...]  # canonical codes (ISO 639-1 where one exists); () = the user's files' languages
+    hub: str  # what it reads from the hub, for people (``datasets`` is what the code reads)
     local_layout: str  # files under --data-dir
     description: str
     full: dict[str, Any] = field(default_factory=dict)  # XTREME protocol hyperparameters
     lite: dict[str, Any] = field(default_factory=dict)  # xtreme-lite: fixed subsets, fewer epochs
     lite_languages: tuple[str, ...] | None = None
+    # the hub data sets the task reads, its benchmark's own first (what a bare ``--data-revision REV`` pins)
+    datasets: tuple[HubDataset, ...] = ()
+    needs: Needs = Needs()
+
+    @property
+    def languages_from_data(self) -> bool:
+        """No languages declared: they are the user's files', and every run runs the task's default ones."""
+        return not self.languages
 
     def to_dict(self) -> dict:
         return {
@@ -40,6 +75,7 @@ class TaskMeta:
             "languages": list(self.languages), "lite_languages": list(self.lite_languages or self.languages),
             "hub": self.hub, "local_layout": self.local_layout, "description": self.description,
             "full": dict(self.full), "lite": dict(self.lite),
+            "datasets": [d.to_dict() for d in self.datasets], "needs": self.needs.to_dict(),
         }
 
 
@@ -54,7 +90,7 @@ class TaskContext:
     backend: str = "torch"
     device: str = "cpu"
     batch_size: int = 32
-    options: dict[str, Any] = field(default_factory=dict)  # task-specific (bitext: src, tgt)
+    options: dict[str, Any] = field(default_factory=dict)  # the user's files (``Needs.user_files``: src, tgt)
     progress: Callable[[str], None] | None = None  # status lines for the user
     data_revisions: dict[str, str] = field(default_factory=dict)  # hub dataset id -> pinned revision
 
@@ -77,7 +113,7 @@ class Task:
 
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
-        self.files = DataFiles(ctx.data_dir, ctx.data_revisions)
+        self.files = DataFiles(ctx.data_dir, self.data_revisions())
 
     # ---- protocol ----------------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
@@ -113,13 +149,27 @@ class Task:
             "backend": self.backend(), "source": "local" if self.ctx.data_dir else "hub",
             "options": {k: str(v) for k, v in sorted(self.ctx.options.items())},
         }
-        if self.ctx.data_revisions and not self.ctx.data_dir:
-            out["data_revisions"] = dict(sorted(self.ctx.data_revisions.items()))
+        revisions = self.data_revisions()
+        if revisions and not self.ctx.data_dir:
+            out["data_revisions"] = dict(sorted(revisions.items()))
         return out
 
+    def data_revisions(self) -> dict[str, str]:
+        """The hub revisions this run pins: the metadata's pinned ones, then the run's ``--data-revision``."""
+        pinned = {d.path: d.revision for d in self.meta.datasets if d.revision}
+        return {**pinned, **self.ctx.data_revisions}
+
     def backend(self) -> str:
-        """The backend this task really runs on: fine-tuning always runs PyTorch."""
-        return self.ctx.backend if self.meta.kind == "retrieval" else "torch"
+        """The backend this task really runs on: a task that fine-tunes the encoder always runs PyTorch."""
+        return "torch" if self.meta.needs.fine_tuning else self.ctx.backend
+
+    def hub(self, dataset: HubDataset, config: str | None, split: str):
+        """One split of a hub data set this task's metadata declares, at the revision the run pins; reading one
+        it does not declare is a bug in the task, refused before anything is loaded."""
+        declared = {d.path: d for d in self.meta.datasets}
+        if dataset.path not in declared:
+            raise ConfigError(f"task {self.meta.name} reads {dataset.path}, which its metadata does not declare")
+        return self.files.hub(declared[dataset.path], config, split)
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:  # model: ResolvedModel
         raise NotImplementedError
@@ -134,10 +184,6 @@ class Task:
         if note:
             extra["note"] = note
         return TaskOutput(scores, extra, self.files.used)
-
-
-def protocol_hash(protocol: dict) -> str:
-    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class DataFiles:
@@ -172,19 +218,19 @@ class DataFiles:
         if not any(f.get("path") == key for f in self._used):
             self._used.append({"path": key, "sha256": None})
 
-    def hub(self, dataset: str, config: str | None, split: str):
-        """Load one split from the Hugging Face hub, at the pinned revision if any (``--data-revision``); records
-        the dataset, config, split, the revision actually loaded (the commit the hub resolved, or the cached
-        snapshot's when offline) and the fingerprint."""
-        pinned = self.revisions.get(dataset)
-        what = dataset + (f" config {config}" if config else "") + f" split {split}" + \
+    def hub(self, dataset: HubDataset, config: str | None, split: str):
+        """Load one split from the Hugging Face hub, at the pinned revision if any (the run's ``--data-revision``,
+        else the dataset's own); records the dataset, config, split, the revision actually loaded (the commit the
+        hub resolved, or the cached snapshot's when offline) and the fingerprint."""
+        pinned = self.revisions.get(dataset.path, dataset.revision)
+        what = dataset.path + (f" config {config}" if config else "") + f" split {split}" + \
             (f" at revision {pinned}" if pinned else "")
-        ds, loaded = load_hub_split(dataset, config, split, revision=pinned,
+        ds, loaded = load_hub_split(dataset.path, config, split, revision=pinned,
                                     hint="pass --data-dir DIR with local files in XTREME's layout")
         if pinned and loaded and not (loaded.startswith(pinned) or pinned.startswith(loaded)) and _is_commit(pinned):
             raise DataError(f"{what}: revision {loaded} was loaded, not the pinned {pinned} (a cached snapshot "
                             "while offline?); reconnect, or pin the revision that is cached")
-        self._used.append({"hub": dataset, "config": config, "split": split, "revision": loaded or pinned,
+        self._used.append({"hub": dataset.path, "config": config, "split": split, "revision": loaded or pinned,
                           **({"requested_revision": pinned} if pinned else {}),
                           "fingerprint": getattr(ds, "_fingerprint", None), "rows": len(ds)})
         return ds

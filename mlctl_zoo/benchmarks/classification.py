@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from mlctl_zoo.benchmarks.base import Task, TaskOutput
+from mlctl_zoo.benchmarks.base import DataFiles, Task, TaskOutput, read_tsv
 from mlctl_zoo.benchmarks.finetune import (
     build_pair_model,
     pad_id_of,
@@ -24,9 +26,28 @@ def take(p: Pairs, start: int = 0, n: int | None = None) -> Pairs:
     return p[0][start:end], p[1][start:end], p[2][start:end]
 
 
+def label_id(labels: Sequence[str], value: str, where: str) -> int:
+    """The index of a label given by name or number (``entailment`` or ``0``); anything else is a one-line
+    error naming ``where``."""
+    v = value.strip()
+    if v in labels:
+        return list(labels).index(v)
+    if v.lstrip("-").isdigit() and 0 <= int(v) < len(labels):
+        return int(v)
+    raise DataError(f"{where}: unknown label {value!r} (expected one of {', '.join(labels)})")
+
+
+def read_pairs(files: DataFiles, rel: str, what: str, labels: Sequence[str]) -> Pairs:
+    """``first<TAB>second<TAB>label`` rows of a local file under the data folder (recorded in ``files``)."""
+    path = files.path(rel, what)
+    rows = read_tsv(path, 3)
+    return [r[0] for r in rows], [r[1] for r in rows], [label_id(labels, r[2], str(path)) for r in rows]
+
+
 class PairTask(Task):
-    """Subclasses give the label names and three loaders; data is loaded before training so a missing
-    file fails in seconds, not after an hour of fine-tuning.
+    """Sentence-pair classification by fine-tuning (the metadata says ``Needs(fine_tuning=True)``). Subclasses
+    give the label names and three loaders; data is loaded before training so a missing file fails in seconds,
+    not after an hour of fine-tuning.
 
     Protocol switches read from the hyperparameters: ``group_by_length`` (length-grouped training batches),
     ``precision`` (``fp32`` or ``bf16`` autocast), ``optimizer`` (``adamw`` or ``adamw_fused``) and ``bootstrap_resamples`` (95% bootstrap intervals per
@@ -45,12 +66,11 @@ class PairTask(Task):
         raise NotImplementedError
 
     def label_id(self, value: str, where: str) -> int:
-        v = value.strip()
-        if v in self.labels:
-            return self.labels.index(v)
-        if v.lstrip("-").isdigit() and 0 <= int(v) < len(self.labels):
-            return int(v)
-        raise DataError(f"{where}: unknown label {value!r} (expected one of {', '.join(self.labels)})")
+        return label_id(self.labels, value, where)
+
+    def pairs(self, rel: str, what: str) -> Pairs:
+        """A local pair file, its labels checked against this task's."""
+        return read_pairs(self.files, rel, what, self.labels)
 
     def evaluate(self, model, langs: list[str]) -> TaskOutput:
         hp = self.hyperparameters()

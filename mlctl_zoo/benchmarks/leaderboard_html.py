@@ -15,19 +15,20 @@ from mlctl_zoo.utils.files import atomic_write_text
 from mlctl_zoo.utils.pages import esc, fmt_num, page, simple_table, td, th
 from mlctl_zoo.utils.provenance import utc_now
 from mlctl_zoo.zoo.results import split_key
+from mlctl_zoo.zoo.schema import ResultSummary
 
 
-def column_results(board: dict, zoo) -> dict[str, dict[str, dict]]:
+def column_results(board: dict, zoo) -> dict[str, dict[str, ResultSummary]]:
     """{model: {column: the zoo's result summary behind that cell}}: the per-language scores of each cell."""
     ids = {c: (board["protocols"].get(label) or {}).get("protocol_id")
            for c, label in board.get("column_protocols", {}).items()}
-    out: dict[str, dict[str, dict]] = {}
+    out: dict[str, dict[str, ResultSummary]] = {}
     entries = zoo.entries()
     for row in board["rows"]:
         entry = entries.get(row["model"])
         for key, res in ((entry.results or {}) if entry is not None else {}).items():
             base, _ = split_key(key)
-            if isinstance(res, dict) and base in ids and res.get("protocol_id") == ids[base]:
+            if base in ids and res.protocol_id == ids[base]:
                 out.setdefault(row["model"], {})[base] = res
     return out
 
@@ -107,7 +108,7 @@ def _score_cell(v: float | None, best: bool) -> str:
               attrs=f' style="--w: {width:.1f}%"')
 
 
-def _detail(model: str, entry, results: dict[str, dict], board: dict) -> str:
+def _detail(model: str, entry, results: dict[str, ResultSummary], board: dict) -> str:
     panels = []
     for col in board["columns"]:
         if col in results:
@@ -121,17 +122,17 @@ def _detail(model: str, entry, results: dict[str, dict], board: dict) -> str:
             "</div>")
 
 
-def _language_panel(col: str, res: dict, board: dict) -> str:
-    scores = res.get("scores") or {}
-    rev = res.get("scores_reverse") or {}
-    task = res.get("task", col.removesuffix("-lite"))
+def _language_panel(col: str, res: ResultSummary, board: dict) -> str:
+    scores = res.scores or {}
+    rev = res.scores_reverse or {}
+    task = res.task or col.removesuffix("-lite")
     a, b = ("xx→en", "en→xx") if task == "tatoeba" else ("src→tgt", "tgt→src")
-    head = ["language", a if rev else res.get("metric", "score")] + ([b] if rev else [])
+    head = ["language", a if rev else (res.metric or "score")] + ([b] if rev else [])
     rows = [[lang, fmt_num(s), *([fmt_num(rev.get(lang))] if rev else [])] for lang, s in scores.items()]
-    avg = ["average", fmt_num(res.get("average"))] + ([fmt_num(res.get("average_reverse"))] if rev else [])
+    avg = ["average", fmt_num(res.average)] + ([fmt_num(res.average_reverse)] if rev else [])
     label = board["column_protocols"].get(col, "")
     return (f'<div class="panel lang-scores" data-column="{esc(col)}"><h4>{esc(col)} '
-            f'<span class="muted">({esc(res.get("metric", ""))}, {esc(label)})</span></h4>'
+            f'<span class="muted">({esc(res.metric)}, {esc(label)})</span></h4>'
             + simple_table(head, [*rows, avg], sortable=False) + "</div>")
 
 

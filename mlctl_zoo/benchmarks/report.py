@@ -12,38 +12,40 @@ from rich.table import Table
 from rich.text import Text
 
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.zoo.results import LEGACY, describe, reproduce_command, split_key
+from mlctl_zoo.zoo.results import LEGACY, describe, model_free, split_key
+from mlctl_zoo.zoo.schema import ResultSummary
 
 
 def run_tables(result: dict) -> list:
     """One rich table per task: a row per language (xx->en and en->xx for the retrieval tasks)."""
     tables = []
-    for task, r in result["results"].items():
-        lite = " (lite)" if r.get("lite") else ""
+    for task, data in result["results"].items():
+        r = ResultSummary.model_validate(data)
+        lite = " (lite)" if r.lite else ""
         t = Table()
         t.add_column("lang")
-        rev = r.get("scores_reverse")
-        t.add_column("xx→en" if task == "tatoeba" else ("src→tgt" if task == "bitext" else r["metric"]), justify="right")
+        rev = r.scores_reverse
+        t.add_column("xx→en" if task == "tatoeba" else ("src→tgt" if task == "bitext" else r.metric), justify="right")
         if rev:
             t.add_column("en→xx" if task == "tatoeba" else "tgt→src", justify="right")
-        if r.get("thresholds"):
+        if r.thresholds:
             t.add_column("threshold", justify="right")
-        for lang, score in r["scores"].items():
+        for lang, score in r.scores.items():
             row = [lang, f"{score:.1f}"]
             if rev:
                 row.append(f"{rev.get(lang, float('nan')):.1f}")
-            if r.get("thresholds"):
-                th = r["thresholds"].get(lang)
+            if r.thresholds:
+                th = r.thresholds.get(lang)
                 row.append("-" if th is None else f"{th:.4f}")
             t.add_row(*row)
-        avg = ["average", f"{r['average']:.1f}" if r.get("average") is not None else "-"]
+        avg = ["average", f"{r.average:.1f}" if r.average is not None else "-"]
         if rev:
-            avg.append(f"{r.get('average_reverse', 0.0):.1f}")
-        if r.get("thresholds"):
+            avg.append(f"{r.average_reverse or 0.0:.1f}")
+        if r.thresholds:
             avg.append("")
         t.add_row(*avg, style="bold")
-        backend = r.get("backend") or result.get("backend", "torch")
-        tables.append(Group(Text(f"{result['model']} · {task}{lite} · {r['metric']} · backend {backend}",
+        backend = r.backend or result.get("backend", "torch")
+        tables.append(Group(Text(f"{result['model']} · {task}{lite} · {r.metric} · backend {backend}",
                                  style="bold"), t))
     return tables
 
@@ -63,25 +65,25 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
     own protocol label and how it differs, never ranked against the column. A model's overall average is
     over the columns and only when it has all of them.
     """
-    groups: dict[str, dict[str, list[tuple[str, dict]]]] = {}
+    groups: dict[str, dict[str, list[tuple[str, ResultSummary]]]] = {}
     for name, entry in zoo.entries().items():
         for key, res in (entry.results or {}).items():
-            if not isinstance(res, dict) or res.get("average") is None:
+            if res.average is None:
                 continue
             base, pid = split_key(key)
             if tasks and base not in tasks and base.removesuffix("-lite") not in tasks:
                 continue
-            ident = res.get("protocol_id") or f"{LEGACY}:{base}:{pid}"
+            ident = res.protocol_id or f"{LEGACY}:{base}:{pid}"
             groups.setdefault(base, {}).setdefault(ident, []).append((name, res))
 
     def rank(item):
         ident, members = item
         known = not ident.startswith(LEGACY)
-        complete = all(r.get("complete", False) for _, r in members)
-        protocol = members[0][1].get("protocol") or {}
+        complete = all(bool(r.complete) for _, r in members)
+        protocol = members[0][1].protocol or {}
         whole = not (protocol.get("hyperparameters") or {}).get("limit")  # --limit N measures a subset
         langs = len(protocol.get("languages") or [])
-        newest = max(str(r.get("date") or "") for _, r in members)  # last: dates tie within a second
+        newest = max(str(r.date or "") for _, r in members)  # last: dates tie within a second
         return (known, complete, whole, len({m for m, _ in members}), langs, newest)
 
     cols = sorted(groups, key=lambda k: (ORDER.index(k.removesuffix("-lite")) if k.removesuffix("-lite") in ORDER
@@ -89,16 +91,17 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
     protocols: dict[str, dict] = {}
     labels: dict[str, str] = {}
 
-    def label_of(ident: str, base: str, res: dict, n_models: int) -> str:
+    def label_of(ident: str, base: str, res: ResultSummary, n_models: int) -> str:
         if ident not in labels:
             labels[ident] = f"P{len(labels) + 1}"
-            proto = res.get("protocol") if isinstance(res.get("protocol"), dict) else None
+            proto = res.protocol
             protocols[labels[ident]] = {
                 "key": base, "protocol_id": None if ident.startswith(LEGACY) else ident, "protocol": proto,
-                "backend": (proto or {}).get("backend") or res.get("backend", "torch"),
-                "complete": bool(res.get("complete", False)), "models": n_models,
-                "description": describe({**res, "task": res.get("task", base.removesuffix("-lite"))}),
-                "command": reproduce_command(proto, res.get("data_dir")) if proto else None,
+                "backend": (proto or {}).get("backend") or res.backend or "torch",
+                "complete": bool(res.complete), "models": n_models,
+                "description": describe(res, base.removesuffix("-lite")),
+                # the command that measured it, for any model: captured when it was measured
+                "command": model_free(res.command) if proto and res.command else None,
             }
         return labels[ident]
 
@@ -116,11 +119,11 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
         for ident, members in sorted(groups[base].items(), key=rank, reverse=True):
             for model, res in members:
                 if main.get(base) == ident:
-                    rows.setdefault(model, {"model": model, "scores": {}})["scores"][base] = res["average"]
+                    rows.setdefault(model, {"model": model, "scores": {}})["scores"][base] = res.average
                     continue
                 label = label_of(ident, base, res, len(members))
                 ref = groups[base][main[base]][0][1] if base in main else None
-                apart.append({"model": model, "key": base, "protocol": label, "average": res["average"],
+                apart.append({"model": model, "key": base, "protocol": label, "average": res.average,
                               "backend": protocols[label]["backend"],
                               "differs": _differences(res, ref) if ref else "protocol not recorded"})
     for row in rows.values():
@@ -132,9 +135,9 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
             "protocols": protocols, "apart": apart}
 
 
-def _differences(res: dict, ref: dict) -> str:
+def _differences(res: ResultSummary, ref: ResultSummary) -> str:
     """How a result's protocol differs from the column's, in words."""
-    p, q = res.get("protocol"), ref.get("protocol") or {}
+    p, q = res.protocol, ref.protocol or {}
     if not isinstance(p, dict):
         return "protocol not recorded (an older result: rerun bench)"
     out = []
@@ -145,7 +148,7 @@ def _differences(res: dict, ref: dict) -> str:
     if not same_langs:
         shown = ",".join(lp) if len(lp) <= 6 else f"{len(lp)} languages"
         out.append(f"languages {shown} (column {len(lq)})")
-    skipped, ref_skipped = res.get("skipped_languages") or [], ref.get("skipped_languages") or []
+    skipped, ref_skipped = res.skipped_languages or [], ref.skipped_languages or []
     if same_langs and sorted(skipped) != sorted(ref_skipped):
         out.append("skipped " + (",".join(skipped) if len(skipped) <= 6 else f"{len(skipped)} languages")
                    if skipped else "no language skipped")

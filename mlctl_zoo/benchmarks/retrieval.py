@@ -1,4 +1,5 @@
-"""Shared code of the retrieval tasks (Tatoeba, BUCC, bitext): encode with the shared encoder interface."""
+"""Sentence vectors for tasks that use the encoder as it is (``SentenceEncoder``, held by the retrieval tasks
+Tatoeba, BUCC and bitext, and by the frozen-encoder XNLI task), and the retrieval task type."""
 
 from __future__ import annotations
 
@@ -18,20 +19,40 @@ def effective_max_length(model, wanted: int) -> int:
     return wanted if limit is None else min(wanted, limit)
 
 
-class RetrievalTask(Task):
-    """Encodes with ``load_encoder_for(resolved, backend)``: the model's own pooling, no fine-tuning."""
+class SentenceEncoder:
+    """The model's own sentence encoder for one task run, loaded on first use with the task's ``max_length``,
+    backend and device (``load_encoder_for(resolved, backend)``: the model's pooling, no fine-tuning). Tasks that
+    encode sentences hold one (composition): the retrieval tasks, and the frozen-encoder XNLI task."""
 
-    _encoder = None
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.loaded = None  # the Encoder, once loaded (a test may set it)
 
     def encoder(self, model):
-        if self._encoder is None:
-            max_length = effective_max_length(model, int(self.hyperparameters().get("max_length", 128)))
-            self.ctx.say(f"{self.meta.name}: loading {model.name} ({self.ctx.backend}, {self.ctx.device})")
-            self._encoder = load_encoder_for(model, self.ctx.backend, device=self.ctx.device, max_length=max_length)
-        return self._encoder
+        if self.loaded is None:
+            ctx = self.task.ctx
+            max_length = effective_max_length(model, int(self.task.hyperparameters().get("max_length", 128)))
+            ctx.say(f"{self.task.meta.name}: loading {model.name} ({ctx.backend}, {ctx.device})")
+            self.loaded = load_encoder_for(model, ctx.backend, device=ctx.device, max_length=max_length)
+        return self.loaded
+
+    def embed(self, model, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """L2-normalised vectors of ``texts``, in input order."""
+        return self.encoder(model).encode(texts, batch_size=batch_size or self.task.ctx.batch_size, normalize=True)
+
+
+class RetrievalTask(Task):
+    """Retrieval and mining on the encoder as it is: cosine similarity of its sentence vectors."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.vectors = SentenceEncoder(self)
+
+    def encoder(self, model):
+        return self.vectors.encoder(model)
 
     def embed(self, model, texts: list[str]) -> np.ndarray:
-        return self.encoder(model).encode(texts, batch_size=self.ctx.batch_size, normalize=True)
+        return self.vectors.embed(model, texts)
 
     def pair_accuracy(self, model, src: list[str], tgt: list[str]) -> tuple[float, float]:
         """(src->tgt, tgt->src) top-1 cosine nearest-neighbour accuracy of line-aligned lists."""

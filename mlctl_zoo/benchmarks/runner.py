@@ -1,20 +1,30 @@
 """Run benchmark tasks on a model: resolve it, plan (task, languages, protocol), reuse finished results,
-run the rest, write one result file per (model, task) and the scores into the zoo entry."""
+run the rest, write one result record (``zoo.schema.BenchResult``) per (model, task, protocol) and its summary
+into the zoo entry.
+
+The runner asks a task's metadata what it needs (``TaskMeta.needs``: fine-tuning, a classifier, the user's own
+files; its languages; its hub data sets), never which task it is. The command that reproduces a result is
+written into the record when it is measured, from the run's own arguments.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import platform
+import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlctl_zoo.benchmarks.base import TaskContext, protocol_hash
+from mlctl_zoo.benchmarks.base import Task, TaskContext
 from mlctl_zoo.benchmarks.langs import parse_langs
-from mlctl_zoo.benchmarks.results import read_result, result_path, summary, write_result, zoo_summary
-from mlctl_zoo.benchmarks.suites import load_suite
+from mlctl_zoo.benchmarks.results import read_result, result_path, write_result
+from mlctl_zoo.benchmarks.suites import SUITES, load_suite
 from mlctl_zoo.benchmarks.tasks import get_task
 from mlctl_zoo.errors import ConfigError, DataError
 from mlctl_zoo.models.choices import BACKENDS
@@ -24,11 +34,18 @@ from mlctl_zoo.utils.files import hash_tree, sha256_file
 from mlctl_zoo.utils.hub import offline_reason
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
 from mlctl_zoo.utils.provenance import package_versions, utc_now
-from mlctl_zoo.zoo.results import comparable_protocol, is_complete, protocol_id
+from mlctl_zoo.zoo.results import (
+    comparable_protocol,
+    is_complete,
+    protocol_hash,
+    protocol_id,
+    summary,
+    zoo_summary,
+)
+from mlctl_zoo.zoo.schema import BenchResult, ResultProvenance
 from mlctl_zoo.zoo.store import Zoo
 
 logger = logging.getLogger(__name__)
-HUB_DATASET = "google/xtreme"  # what a bare --data-revision REV pins
 
 
 @dataclass
@@ -38,6 +55,9 @@ class PlanItem:
     limit: int | None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False  # languages were named for this very task: a missing one is an error
+    # the suite a command must name to run this item the same way (a lite suite, or one that gives the task
+    # options): a built-in suite's name or the suite file's path; None when the task's flags say it all
+    suite: str | None = None
 
 
 def model_fingerprint(resolved) -> dict:
@@ -51,9 +71,15 @@ def model_fingerprint(resolved) -> dict:
     return {"hub_revision": resolved.revision or "main (unpinned)"}
 
 
-def parse_data_revisions(spec: str | list[str] | dict | None) -> dict[str, str]:
-    """``--data-revision``: ``REV`` pins google/xtreme (the benchmarks' data set); ``ID=REV`` pins another hub
-    data set (``nyu-mll/multi_nli=REV``); repeat or comma-separate. A mapping (suite files) passes through."""
+def own_datasets(tasks: Sequence[str]) -> list[str]:
+    """The hub data sets the tasks' metadata name as their benchmark's own (``TaskMeta.datasets``, first)."""
+    return sorted({meta.datasets[0].path for meta in (get_task(t).meta for t in tasks) if meta.datasets})
+
+
+def parse_data_revisions(spec: str | list[str] | dict | None, own: Sequence[str] = ()) -> dict[str, str]:
+    """``--data-revision``: ``REV`` pins the tasks' own hub data set (``own``: google/xtreme for XTREME's tasks);
+    ``ID=REV`` pins another hub data set (``nyu-mll/multi_nli=REV``); repeat or comma-separate. A mapping (suite
+    files) passes through."""
     if not spec:
         return {}
     if isinstance(spec, dict):
@@ -64,10 +90,16 @@ def parse_data_revisions(spec: str | list[str] | dict | None) -> dict[str, str]:
         if not item:
             continue
         ds, sep, rev = item.rpartition("=")
-        ds, rev = (ds.strip(), rev.strip()) if sep else (HUB_DATASET, item)
-        if not ds or not rev:
-            raise ConfigError(f"--data-revision {item!r}: give REV or DATASET=REV")
-        out[ds] = rev
+        if sep:
+            ds, rev = ds.strip(), rev.strip()
+            if not ds or not rev:
+                raise ConfigError(f"--data-revision {item!r}: give REV or DATASET=REV")
+            out[ds] = rev
+            continue
+        if not own:
+            raise ConfigError(f"--data-revision {item!r}: no task of this run reads a hub data set of its own; "
+                              "give DATASET=REV")
+        out.update(dict.fromkeys(own, item))
     return out
 
 
@@ -79,7 +111,9 @@ def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | No
         suite = "xtreme-lite"
     if suite is not None:
         s = load_suite(suite)
-        items = [PlanItem(t.task, t.langs, t.limit, t.options()) for t in s.tasks]
+        ref = suite if suite in SUITES else str(Path(suite).resolve())
+        items = [PlanItem(t.task, t.langs, t.limit, t.options(), suite=ref if s.lite or t.options() else None)
+                 for t in s.tasks]
         if tasks:
             for name in tasks:
                 get_task(name)
@@ -88,7 +122,7 @@ def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | No
                 raise ConfigError(f"suite {s.name} has none of the tasks {', '.join(tasks)} "
                                   f"(it has {', '.join(t.task for t in s.tasks)})")
         suite_name, lite = s.name, s.lite or lite
-        revisions = parse_data_revisions(s.data_revision)
+        revisions = parse_data_revisions(s.data_revision, own_datasets([i.task for i in items]))
     else:
         items = [PlanItem(get_task(t).meta.name, None, None) for t in dict.fromkeys(tasks or [])]
         suite_name = None
@@ -97,7 +131,7 @@ def build_plan(suite: str | None, tasks: list[str] | None, langs: list[str] | No
             item.langs = [lang for lang in langs if item.langs is None or lang in item.langs]
         if limit is not None:
             item.limit = limit if item.limit is None else min(limit, item.limit)
-        if item.task == "bitext":
+        if get_task(item.task).meta.needs.user_files:  # the run's --src/--tgt go to a task that reads such files
             item.options = {**item.options, **{k: v for k, v in options.items() if v is not None}}
     if len(items) == 1 and langs:
         items[0].strict = True
@@ -113,7 +147,8 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     """Benchmark ``model`` (zoo name, hub id or local folder).
 
     Returns ``{"model": NAME, "suite": ..., "results": {TASK: {"metric", "scores", "average", "backend",
-    "protocol_id", "complete", ...}}, "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100.
+    "protocol_id", "complete", ...}}, "files": {TASK: result file}, "reused": [TASK, ...]}``; scores on 0-100;
+    each result is the JSON of its record's summary (``zoo.results.summary``; ``ResultSummary`` reads it back).
     Tatoeba and bitext add ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means
     $MLCTL_DATA_DIR, then the hub (``data_revision`` pins hub data sets, see ``parse_data_revisions``). The model
     is resolved and its config read before any data is loaded, so a missing model fails first.
@@ -131,7 +166,7 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     if root is not None and not root.is_dir():
         raise DataError(f"data folder {root} does not exist (--data-dir / MLCTL_DATA_DIR)")
     suite_name, lite, plan, revisions = build_plan(suite, tasks, langs, limit, options or {}, lite)
-    revisions = {**revisions, **parse_data_revisions(data_revision)}
+    revisions = {**revisions, **parse_data_revisions(data_revision, own_datasets([i.task for i in plan]))}
     if revisions and root is not None:
         raise ConfigError("--data-revision pins hub data; it does not apply with --data-dir / MLCTL_DATA_DIR")
     resolved = resolve_model(model, zoo)
@@ -146,6 +181,9 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     in_zoo = resolved.zoo is not None  # a zoo entry, or a shipped base model (copied into the zoo on first write)
     output = Path(output) if output is not None else zoo.root / "bench-results"  # beside the registry, zoo model or not
     fingerprint = model_fingerprint(resolved)
+    run = _Run(resolved=resolved, fingerprint=fingerprint, suite=suite_name, lite=lite, backend=backend,
+               device=device, batch_size=batch_size, seed=seed, root=root,
+               cli_options={k: v for k, v in (options or {}).items() if v is not None})
 
     out: dict[str, Any] = {"model": resolved.name, "suite": suite_name, "lite": lite, "backend": backend,
                            "results": {}, "files": {}, "reused": [], "skipped": {}}
@@ -155,11 +193,12 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                           batch_size=batch_size, options=item.options, progress=say,
                           data_revisions=revisions if root is None else {})
         task = cls(ctx)
-        if item.langs is not None and not item.langs and item.task != "bitext":
+        any_language = cls.meta.languages_from_data  # the user's files say which languages there are
+        if item.langs is not None and not item.langs and not any_language:
             say(f"{item.task}: none of the requested languages is in this task; skipped")
             continue
         chosen, skipped = _languages(task, item, root)
-        if not chosen and item.task != "bitext":
+        if not chosen and not any_language:
             say(f"{item.task}: no local files for {', '.join(skipped)}; task skipped")
             out["skipped"][item.task] = skipped
             continue
@@ -184,52 +223,103 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                     zoo.set_result(resolved.name, key, zrec)
         else:
             say(f"{item.task}{' (lite)' if lite else ''}: {len(chosen) or 'all'} language(s), backend {task.backend()}")
-            started, t0, c0 = utc_now(), time.perf_counter(), time.process_time()
-            result = task.evaluate(resolved, chosen)
-            duration, cpu = time.perf_counter() - t0, time.process_time() - c0
-            scores = {k: round(float(v), 4) for k, v in result.scores.items()}
-            comparable = comparable_protocol(protocol, result.data_files, root)
-            comparable["languages_default"] = item.task == "bitext" or \
-                sorted(chosen) == sorted(task.default_languages())
-            pid = protocol_id(comparable)
-            record = {
-                "model": resolved.name, "task": item.task, "task_version": cls.meta.version, "suite": suite_name,
-                "lite": lite, "metric": cls.meta.metric, "scores": scores,
-                "average": round(sum(scores.values()) / len(scores), 4) if scores else None,
-                **_rounded(result.extra),
-                "skipped_languages": skipped, "backend": task.backend(),
-                "complete": is_complete(comparable, skipped, None) and comparable["languages_default"],
-                "protocol": protocol, "protocol_sha256": psha,
-                "comparable_protocol": comparable, "protocol_id": pid,
-                "provenance": {
-                    "model": {**resolved.provenance(), **fingerprint},
-                    "backend": task.backend(), "device": device, "seed": seed, "torch_threads": _torch_threads(),
-                    "hyperparameters": protocol["hyperparameters"], "data_files": result.data_files,
-                    "data_source": "local" if root else "hub", "data_dir": str(root) if root else None,
-                    "versions": package_versions(), "started": started, "finished": utc_now(),
-                    "duration_s": round(duration, 2), "cpu_s": round(cpu, 2),
-                },
-            }
+            record = run.measure(task, item, chosen, skipped, protocol, psha)
             write_result(path, record)
             if in_zoo:
                 key, zrec = zoo_summary(record, zoo.relativize(path))
                 if not zoo.set_result(resolved.name, key, zrec):
                     say(f"{item.task}: partial result kept out of the zoo: a complete one of this protocol is there")
-            say(f"{item.task}: average {record['average']:.2f} in {duration:.1f}s (backend {task.backend()}) -> {path}")
-        out["results"][item.task] = summary(record)
+            say(f"{item.task}: average {record.average:.2f} in {record.provenance.duration_s:.1f}s "
+                f"(backend {task.backend()}) -> {path}")
+        out["results"][item.task] = summary(record).to_json()
         out["files"][item.task] = str(path)
     return out
 
 
-def _changed_data(record: dict) -> str | None:
+@dataclass
+class _Run:
+    """What one ``run_benchmarks`` call measures with: everything a result record and its command need."""
+
+    resolved: Any  # ResolvedModel
+    fingerprint: dict
+    suite: str | None
+    lite: bool
+    backend: str
+    device: str
+    batch_size: int
+    seed: int
+    root: Path | None
+    cli_options: dict[str, Any]
+
+    def measure(self, task: Task, item: PlanItem, chosen: list[str], skipped: list[str], protocol: dict,
+                psha: str) -> BenchResult:
+        """Evaluate the task and return its record, with the command that measured it."""
+        meta, root = task.meta, self.root
+        started, t0, c0 = utc_now(), time.perf_counter(), time.process_time()
+        result = task.evaluate(self.resolved, chosen)
+        duration, cpu = time.perf_counter() - t0, time.process_time() - c0
+        scores = {k: round(float(v), 4) for k, v in result.scores.items()}
+        comparable = comparable_protocol(protocol, result.data_files, root)
+        comparable["languages_default"] = meta.languages_from_data or \
+            sorted(chosen) == sorted(task.default_languages())
+        return BenchResult(
+            model=self.resolved.name, task=item.task, task_version=meta.version, suite=self.suite, lite=self.lite,
+            metric=meta.metric, scores=scores,
+            average=round(sum(scores.values()) / len(scores), 4) if scores else None,
+            **_rounded(result.extra),
+            skipped_languages=skipped, backend=task.backend(),
+            complete=is_complete(comparable, skipped, None) and comparable["languages_default"],
+            protocol=protocol, protocol_sha256=psha, comparable_protocol=comparable,
+            protocol_id=protocol_id(comparable),
+            command=self.command(task, item, chosen, comparable["languages_default"]),
+            provenance=ResultProvenance(
+                model={**self.resolved.provenance(), **self.fingerprint},
+                backend=task.backend(), device=self.device, seed=self.seed, torch_threads=_torch_threads(),
+                hyperparameters=protocol["hyperparameters"], data_files=result.data_files,
+                data_source="local" if root else "hub", data_dir=str(root) if root else None,
+                versions=package_versions(), started=started, finished=utc_now(),
+                duration_s=round(duration, 2), cpu_s=round(cpu, 2), machine=_machine(self.device)),
+        )
+
+    def command(self, task: Task, item: PlanItem, chosen: list[str], languages_default: bool) -> str:
+        """The ``mlctl-zoo bench`` command that runs this task as it was just run: the model, the task, the suite
+        when it says more than the task's flags, and every option whose value is not the command's default."""
+        default = {name: p.default for name, p in inspect.signature(run_benchmarks).parameters.items()}
+        source = self.resolved.source or {}
+        model = source["path"] if self.resolved.entry is None and source.get("path") else self.resolved.name
+        parts = ["mlctl-zoo", "bench", model, "--task", item.task]
+        if item.suite is not None:
+            parts += ["--suite", item.suite]
+        elif self.lite:
+            parts.append("--lite")
+        if not languages_default and chosen:
+            parts += ["--langs", ",".join(chosen)]
+        if item.limit is not None:
+            parts += ["--limit", str(item.limit)]
+        for flag, value, name in (("--backend", task.backend(), "backend"), ("--device", self.device, "device"),
+                                  ("--batch-size", self.batch_size, "batch_size"), ("--seed", self.seed, "seed")):
+            if value != default[name]:
+                parts += [flag, str(value)]
+        for name in task.meta.needs.user_files:  # the files given on the command line (a suite's: --suite)
+            if name in self.cli_options:
+                parts += [f"--{name}", str(self.cli_options[name])]
+        if self.root is not None:
+            parts += ["--data-dir", str(self.root)]
+        else:
+            for ds, rev in sorted(task.ctx.data_revisions.items()):
+                parts += ["--data-revision", f"{ds}={rev}"]
+        return shlex.join(parts)
+
+
+def _changed_data(record: BenchResult) -> str | None:
     """The first local data file that is gone or no longer hashes as recorded, or None: a reused result must
     have been measured on the data that is there now."""
-    for f in (record.get("provenance") or {}).get("data_files") or []:
-        if not f.get("path") or not f.get("sha256"):
+    for f in record.provenance.data_files:
+        if not f.path or not f.sha256:
             continue
-        p = Path(f["path"])
+        p = Path(f.path)
         try:
-            if sha256_file(p) != f["sha256"]:
+            if sha256_file(p) != f.sha256:
                 return f"data file {p}"
         except OSError:
             return f"data file {p} (gone)"
@@ -238,9 +328,10 @@ def _changed_data(record: dict) -> str | None:
 
 def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list[str]]:
     """The languages to run and those skipped because their local files are absent (default sets only)."""
-    chosen = task.select_languages(item.langs) if item.strict or item.task == "bitext" else \
+    any_language = task.meta.languages_from_data
+    chosen = task.select_languages(item.langs) if item.strict or any_language else \
         [lang for lang in (item.langs or task.default_languages()) if lang in task.meta.languages]
-    if item.task != "bitext" and not chosen:
+    if not any_language and not chosen:
         raise DataError(f"task {item.task}: no language to evaluate (available: {', '.join(task.meta.languages)})")
     if root is None or item.strict or not hasattr(task, "local_files"):
         return chosen, []
@@ -254,6 +345,19 @@ def _languages(task, item: PlanItem, root: Path | None) -> tuple[list[str], list
     if skipped:
         task.ctx.say(f"{item.task}: no local files for {', '.join(skipped)}; skipped")
     return present, skipped
+
+
+def _machine(device: str) -> dict:
+    """Where a result was measured: the platform, the CPU count and, on a GPU, its name."""
+    out: dict[str, Any] = {"platform": platform.platform(), "architecture": platform.machine(),
+                           "cpus": os.cpu_count()}
+    torch = sys.modules.get("torch")
+    if device.startswith("cuda") and torch is not None:
+        try:
+            out["accelerator"] = torch.cuda.get_device_name(torch.device(device))
+        except (RuntimeError, AssertionError, ValueError):
+            pass
+    return out
 
 
 def _torch_threads() -> int | None:

@@ -5,7 +5,7 @@ A user suite file::
     name: my-suite
     description: Tatoeba on Romance languages, and my own bitext
     lite: false
-    data_revision: 0123abcd      # optional: pin google/xtreme on the hub ({dataset id: revision} for others)
+    data_revision: 0123abcd      # optional: pin the tasks' own hub data set (google/xtreme); {dataset id: revision}
     tasks:
       - task: tatoeba
         langs: [es, fr, it, pt]
@@ -54,7 +54,8 @@ class Suite(BaseModel):
     name: str
     description: str = ""
     lite: bool = False
-    # pins hub data: a revision of google/xtreme, or {dataset id: revision}; unused with --data-dir
+    # pins hub data: a revision of the tasks' own data set (TaskMeta.datasets, first), or {dataset id: revision};
+    # unused with --data-dir
     data_revision: str | dict[str, str] | None = None
     tasks: list[SuiteTask]
 

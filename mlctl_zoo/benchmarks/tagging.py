@@ -11,12 +11,15 @@ from mlctl_zoo.benchmarks.finetune import (
     tag_features,
     train_select,
 )
+from mlctl_zoo.benchmarks.hub_data import XTREME
 from mlctl_zoo.errors import DataError
 
 Sents = list[tuple[list[str], list[str]]]
 
 
 class TagTask(Task):
+    """Token classification by fine-tuning (the metadata says ``Needs(fine_tuning=True)``)."""
+
     tagset: tuple[str, ...] = ()
     fallback_tag: str = "O"  # predicted for words cut off by max_length
 
@@ -76,8 +79,9 @@ class TagTask(Task):
         return self.output(scores, extra)
 
 
-def hub_tagged(files, config: str, split: str, column: str) -> Sents:
-    ds = files.hub("google/xtreme", config, split)
+def hub_tagged(task: Task, config: str, split: str, column: str) -> Sents:
+    """One config and split of XTREME's tagged sentences, tags as names (``ClassLabel`` ids mapped)."""
+    ds = task.hub(XTREME, config, split)
     feat = ds.features[column]
     names = getattr(getattr(feat, "feature", None), "names", None)
     out = []

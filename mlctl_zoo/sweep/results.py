@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mlctl_zoo.errors import DataError
 from mlctl_zoo.sweep.langs import language_group
 from mlctl_zoo.sweep.spec import BASELINE_VARIANT
 from mlctl_zoo.utils.files import atomic_write_text
+from mlctl_zoo.utils.limits import first_line
+from mlctl_zoo.zoo.schema import ResultSummary
 
 SWEEP_FILE = "sweep.json"
 POINTS_DIR = "points"
@@ -49,6 +53,15 @@ def load_sweep(folder: Path) -> tuple[dict, list[dict]]:
     return meta, states
 
 
+def bench_summary(task: str, data: dict) -> ResultSummary:
+    """One task's result in a point's ``bench`` section: the summary ``run_benchmarks`` returned (points written
+    before summaries named their task get it from the key)."""
+    try:
+        return ResultSummary.model_validate({"task": task, **data})
+    except ValidationError as e:
+        raise DataError(f"bench result of {task}: {first_line(str(e))}") from None
+
+
 def point_rows(state: dict, trained_languages: list[str]) -> list[dict]:
     """Long-format rows of one finished point: one per task, language and direction."""
     if state.get("status") != "done":
@@ -57,17 +70,18 @@ def point_rows(state: dict, trained_languages: list[str]) -> list[dict]:
     # pairs the trainer actually used: `pairs` rounded down to whole batches (or fewer, when a budget cut it)
     seen = (state.get("train") or {}).get("metrics", {}).get("pairs", "")
     rows = []
-    for task, res in sorted((state.get("bench") or {}).get("results", {}).items()):
-        directions = [("scores", "xx->en" if "scores_reverse" in res else "-")]
-        if "scores_reverse" in res:
+    for task, data in sorted((state.get("bench") or {}).get("results", {}).items()):
+        res = bench_summary(task, data)
+        directions = [("scores", "xx->en" if res.scores_reverse is not None else "-")]
+        if res.scores_reverse is not None:
             directions.append(("scores_reverse", "en->xx"))
         for key, direction in directions:
-            for lang, score in sorted((res.get(key) or {}).items()):
+            for lang, score in sorted((getattr(res, key) or {}).items()):
                 if score is None:
                     continue
                 rows.append({
                     "variant": p["variant"], "pairs": p["pairs"], "seed": p["seed"], "task": task,
-                    "metric": res.get("metric", ""), "language": lang, "direction": direction,
+                    "metric": res.metric, "language": lang, "direction": direction,
                     "group": language_group(lang, trained_languages), "score": float(score),
                     "pairs_seen": seen, "model": p["name"], "recipe_sha256": state.get("recipe_sha256", ""),
                 })

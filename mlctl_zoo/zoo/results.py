@@ -1,4 +1,8 @@
-"""Benchmark result summaries in a zoo entry, keyed by protocol: only results of one protocol compare.
+"""Benchmark results keyed by protocol: only results of one protocol compare.
+
+A result is one typed record, ``zoo.schema.BenchResult``, written by the runner (one file per model, task and
+protocol) and read by everything else: the zoo entry keeps its summary (``ResultSummary``, from ``summary`` /
+``zoo_summary`` here), the leaderboard reads those summaries, the sweep reads the summaries ``bench`` returns.
 
 An entry's ``results`` maps ``<task>[-lite]@<protocol id, first 10 hex digits>`` (``xnli-lite@3f2a9c1b0d``)
 to the latest summary of that protocol. The **protocol** is everything that can move a score apart from the
@@ -11,10 +15,14 @@ model's weights) keys result files and reuse.
 A run that skipped languages (missing local files), ran a ``--limit`` or a language subset is not
 ``complete``; being another protocol, it never replaces a complete result.
 
-Registry files written before results were keyed this way (``results: {xnli-lite: ...}``) are migrated when
-read: each old summary moves to its protocol's key, the protocol read back from its result file (or, when
-that file is gone, to ``<key>@legacy-<hash>`` marked ``protocol: null``); every field is kept and
-``migrated_from`` names the old key. The registry file itself changes on the next write.
+Older files are migrated when read, nothing is rewritten by reading:
+- result files of format 1 (``read_bench_result``): the model-free protocol, its id, ``complete`` and the
+  backend are derived as the code of their time derived them; the reproduce command, which they did not
+  record, is written from their protocol (``legacy_command``, used for nothing else);
+- registry files written before results were keyed by protocol (``results: {xnli-lite: ...}``,
+  ``migrate_results``): each old summary moves to its protocol's key, the protocol read back from its result
+  file (or, when that file is gone, to ``<key>@legacy-<hash>`` marked ``protocol: null``); every field is kept
+  and ``migrated_from`` names the old key. The registry file itself changes on the next write.
 """
 
 from __future__ import annotations
@@ -26,11 +34,19 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pydantic import ValidationError
+
+from mlctl_zoo.zoo.schema import BenchResult, ResultSummary
+
 ID_LEN = 10
 LEGACY = "legacy"
+MODEL_PLACEHOLDER = "MODEL"
 _DERIVED = ("languages_default",)
-# the built-in suite a lite result of these tasks is reproduced with (other tasks: --lite)
-LITE_SUITE_TASKS = ("xnli", "pawsx", "panx", "udpos", "bucc2018", "tatoeba")
+# what ``bench --json`` and the zoo show of a result, in this order
+SUMMARY_FIELDS = ("task", "metric", "scores", "average", "scores_reverse", "average_reverse", "thresholds", "lite",
+                  "task_version", "backend", "complete", "protocol_id", "protocol_sha256", "note",
+                  "skipped_languages", "intervals", "average_interval")
+_EMPTY = (None, {}, [])
 
 
 def task_key(task: str, lite: bool) -> str:
@@ -50,6 +66,11 @@ def split_key(key: str) -> tuple[str, str | None]:
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def protocol_hash(protocol: dict) -> str:
+    """sha256 of a run's protocol (the model's fingerprint included): keys result files and their reuse."""
+    return _digest(protocol)
 
 
 def data_fingerprint(data_files: list[dict], data_root: str | Path | None) -> dict:
@@ -107,17 +128,111 @@ def is_complete(comparable: dict, skipped: list | None, default_languages: list[
     return default_languages is None or sorted(comparable.get("languages") or []) == sorted(default_languages)
 
 
-def reproduce_command(comparable: dict, data_dir: str | None = None, model: str = "MODEL") -> str:
-    """One ``mlctl-zoo bench`` command line that runs this protocol again."""
-    task = comparable.get("task", "?")
+def compact_protocol(comparable: dict) -> dict:
+    """The protocol as the zoo keeps it (the result file keeps the full record)."""
+    keep = ("task", "version", "lite", "languages", "languages_default", "hyperparameters", "seed", "backend",
+            "source", "options", "data_revisions", "data")
+    return {k: comparable[k] for k in keep if k in comparable and comparable[k] not in _EMPTY}
+
+
+# ---- a record's summaries -------------------------------------------------------------------------------
+def summary(record: BenchResult) -> ResultSummary:
+    """The part of a result that ``bench --json`` shows (and the sweep keeps): scores, intervals, protocol id."""
+    values = {k: getattr(record, k) for k in SUMMARY_FIELDS}
+    return ResultSummary(**{k: v for k, v in values.items() if v not in _EMPTY})
+
+
+def zoo_summary(record: BenchResult, result_file: str) -> tuple[str, ResultSummary]:
+    """(key, summary) for the zoo entry's ``results``: the summary plus the model-free protocol, the result file,
+    the date, the data folder and the command that measured it."""
+    comp = record.comparable_protocol
+    pid = record.protocol_id or protocol_id(comp)
+    prov = record.provenance
+    out = summary(record).model_copy(update={
+        "task": record.task, "protocol_id": pid, "protocol": compact_protocol(comp), "complete": record.complete,
+        "backend": comp.get("backend", record.backend), "result_file": result_file, "date": prov.finished,
+        "data_dir": prov.data_dir or None, "command": record.command})
+    fields = [*SUMMARY_FIELDS, "protocol", "result_file", "date", "data_dir", "command"]
+    given = {k: getattr(out, k) for k in fields if getattr(out, k) is not None}
+    return result_key(record.task, record.lite, pid), ResultSummary(**given)
+
+
+def model_free(command: str) -> str:
+    """A captured command with its model replaced by ``MODEL``: how to measure another model the same way."""
+    parts = shlex.split(command)
+    if len(parts) > 2 and parts[:2] == ["mlctl-zoo", "bench"]:
+        parts[2] = MODEL_PLACEHOLDER
+    return shlex.join(parts)
+
+
+def describe(summary: ResultSummary, task: str | None = None) -> str:
+    """One line: task, version, lite/full, languages, limit, backend, data."""
+    p = summary.protocol
+    if not isinstance(p, dict):
+        return f"{summary.task or task or '?'}: protocol not recorded (a result from an older mlctl-zoo; " \
+               f"rerun `mlctl-zoo bench` to record it)"
+    hp = p.get("hyperparameters") or {}
+    langs = p.get("languages") or []
+    bits = [f"{p.get('task')} v{p.get('version')}", "lite" if p.get("lite") else "full",
+            f"{len(langs)} languages" if len(langs) > 6 else ("languages " + ",".join(langs) if langs else "any languages")]
+    skipped = summary.skipped_languages or []
+    if skipped:
+        bits.append("skipped " + (",".join(skipped) if len(skipped) <= 6 else f"{len(skipped)} languages (no local files)"))
+    if hp.get("limit") is not None:
+        bits.append(f"limit {hp['limit']}")
+    bits.append(f"backend {p.get('backend', 'torch')}")
+    data = p.get("data") or {}
+    if data.get("source") == "local":
+        bits.append(f"local data ({data.get('files', 0)} files, sha256 {str(data.get('sha256', ''))[:12]})")
+    else:
+        ds = ", ".join(f"{k}@{str(v)[:12]}" for k, v in (data.get("datasets") or {}).items())
+        bits.append(f"hub data ({ds or 'unknown'})")
+    if p.get("seed", 42) != 42:
+        bits.append(f"seed {p['seed']}")
+    if not (summary.complete if summary.complete is not None else True):
+        bits.append("partial")
+    return ", ".join(bits)
+
+
+# ---- migration of older files (read, never rewritten by reading) ------------------------------------------
+def read_bench_result(data: Any) -> BenchResult | None:
+    """A result file's JSON as a ``BenchResult``; None when it is no finished result (absent fields that cannot
+    be derived, an interrupted run). Format 1 files gain what format 2 records: the model-free protocol and its
+    id, ``complete`` and ``backend`` (derived as format 1's readers derived them) and the reproduce command
+    (``legacy_command``)."""
+    if not isinstance(data, dict) or data.get("status") != "complete":
+        return None
+    d = dict(data)
+    prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
+    if not isinstance(d.get("comparable_protocol"), dict):
+        d["comparable_protocol"] = comparable_protocol(d.get("protocol") or {}, prov.get("data_files") or [],
+                                                       prov.get("data_dir"))
+    comp = d["comparable_protocol"]
+    d["protocol_id"] = d.get("protocol_id") or protocol_id(comp)
+    if "complete" not in d:
+        d["complete"] = not d.get("skipped_languages")
+    d["backend"] = d.get("backend") or comp.get("backend") or prov.get("backend") or "torch"
+    if not d.get("command"):
+        d["command"] = legacy_command(comp, prov.get("data_dir"), model=str(d.get("model") or MODEL_PLACEHOLDER))
+    d.setdefault("protocol_sha256", protocol_hash(d.get("protocol") or {}))
+    try:
+        return BenchResult.model_validate(d)
+    except ValidationError:
+        return None
+
+
+def legacy_command(comparable: dict, data_dir: str | None = None, model: str = MODEL_PLACEHOLDER) -> str:
+    """A ``mlctl-zoo bench`` command for a result that did not record the one that measured it (format 1 files
+    and registry summaries of that time), written from its protocol. New results carry their own."""
     hp = comparable.get("hyperparameters") or {}
-    parts = ["mlctl-zoo", "bench", model, "--task", task]
+    parts = ["mlctl-zoo", "bench", model, "--task", str(comparable.get("task", "?"))]
     if comparable.get("lite"):
-        parts += ["--suite", "xtreme-lite"] if task in LITE_SUITE_TASKS else ["--lite"]
+        parts.append("--lite")
     if comparable.get("languages_default") is False and comparable.get("languages"):
         parts += ["--langs", ",".join(comparable["languages"])]
     if hp.get("limit") is not None:
         parts += ["--limit", str(hp["limit"])]
+    # the values the bench command of that time took when not given
     if comparable.get("backend", "torch") != "torch":
         parts += ["--backend", comparable["backend"]]
     if hp.get("batch_size_eval", 32) != 32:
@@ -134,53 +249,24 @@ def reproduce_command(comparable: dict, data_dir: str | None = None, model: str 
     else:
         for ds, rev in (data.get("datasets") or {}).items():
             if rev and rev not in ("unknown", "mixed"):
-                parts += ["--data-revision", rev if ds == "google/xtreme" else f"{ds}={rev}"]
-    return " ".join(_quote(p) for p in parts)
+                parts += ["--data-revision", f"{ds}={rev}"]
+    return shlex.join(str(p) for p in parts)
 
 
-def _quote(s: str) -> str:
-    return shlex.quote(str(s))
-
-
-def describe(summary: dict) -> str:
-    """One line: task, version, lite/full, languages, limit, backend, data."""
-    p = summary.get("protocol")
-    if not isinstance(p, dict):
-        return f"{summary.get('task', '?')}: protocol not recorded (a result from an older mlctl-zoo; " \
-               f"rerun `mlctl-zoo bench` to record it)"
-    hp = p.get("hyperparameters") or {}
-    langs = p.get("languages") or []
-    bits = [f"{p.get('task')} v{p.get('version')}", "lite" if p.get("lite") else "full",
-            f"{len(langs)} languages" if len(langs) > 6 else ("languages " + ",".join(langs) if langs else "any languages")]
-    skipped = summary.get("skipped_languages") or []
-    if skipped:
-        bits.append("skipped " + (",".join(skipped) if len(skipped) <= 6 else f"{len(skipped)} languages (no local files)"))
-    if hp.get("limit") is not None:
-        bits.append(f"limit {hp['limit']}")
-    bits.append(f"backend {p.get('backend', 'torch')}")
-    data = p.get("data") or {}
-    if data.get("source") == "local":
-        bits.append(f"local data ({data.get('files', 0)} files, sha256 {str(data.get('sha256', ''))[:12]})")
-    else:
-        ds = ", ".join(f"{k}@{str(v)[:12]}" for k, v in (data.get("datasets") or {}).items())
-        bits.append(f"hub data ({ds or 'unknown'})")
-    if p.get("seed", 42) != 42:
-        bits.append(f"seed {p['seed']}")
-    if not summary.get("complete", True):
-        bits.append("partial")
-    return ", ".join(bits)
-
-
-# ---- migration of registry files written before results were keyed by protocol -------------------------
-def migrate_results(results: dict, read_record: Callable[[str], dict | None]) -> dict | None:
-    """Old keys (no ``@``) -> protocol keys; None when nothing needs migrating. ``read_record(result_file)``
+def migrate_results(results: dict, read_record: Callable[[str], dict | None],
+                    model: str = MODEL_PLACEHOLDER) -> dict | None:
+    """Registry summaries of older versions, brought up to date; None when nothing needs it. Old keys (no
+    ``@``) move to their protocol's key; a summary with a protocol but no command (written before commands were
+    recorded) gains its ``legacy_command`` for ``model`` (the entry's name). ``read_record(result_file)``
     returns the JSON result record the summary points at, or None."""
-    if not isinstance(results, dict) or all(split_key(k)[1] is not None for k in results):
+    if not isinstance(results, dict) or not any(_needs_migration(k, v) for k, v in results.items()):
         return None
     out: dict[str, Any] = {}
     for key, res in results.items():
         key = str(key)
         if split_key(key)[1] is not None or not isinstance(res, dict):
+            if isinstance(res, dict) and _needs_migration(key, res):
+                res = {**res, "command": legacy_command(res["protocol"], res.get("data_dir"), model)}
             _keep_newer(out, key, res)
             continue
         new = dict(res)
@@ -189,14 +275,16 @@ def migrate_results(results: dict, read_record: Callable[[str], dict | None]) ->
         lite = bool(res.get("lite")) or key.endswith("-lite")
         task = res.get("task") or key.removesuffix("-lite").split("/")[-1]
         new.setdefault("task", task)
-        record = read_record(res["result_file"]) if res.get("result_file") else None
-        if record and isinstance(record.get("protocol"), dict):
-            prov = record.get("provenance") or {}
-            comp = comparable_protocol(record["protocol"], prov.get("data_files") or [], prov.get("data_dir"))
+        record = read_bench_result(read_record(res["result_file"])) if res.get("result_file") else None
+        if record is not None and record.protocol:
+            prov = record.provenance
+            comp = comparable_protocol(record.protocol, [f.model_dump(exclude_unset=True) for f in prov.data_files],
+                                       prov.data_dir)
             pid = protocol_id(comp)
             new.update(protocol_id=pid, protocol=compact_protocol(comp),
-                       complete=is_complete(comp, record.get("skipped_languages"), None))
-            new.setdefault("backend", comp.get("backend", prov.get("backend", "torch")))
+                       complete=is_complete(comp, record.skipped_languages, None))
+            new.setdefault("backend", comp.get("backend", prov.backend or "torch"))
+            new.setdefault("command", legacy_command(comp, res.get("data_dir") or prov.data_dir, model))
             new_key = result_key(task, lite, pid)
         else:
             sha = str(res.get("protocol_sha256") or _digest(res))[:ID_LEN]
@@ -206,11 +294,10 @@ def migrate_results(results: dict, read_record: Callable[[str], dict | None]) ->
     return out
 
 
-def compact_protocol(comparable: dict) -> dict:
-    """The protocol as the zoo keeps it (the result file keeps the full record)."""
-    keep = ("task", "version", "lite", "languages", "languages_default", "hyperparameters", "seed", "backend",
-            "source", "options", "data_revisions", "data")
-    return {k: comparable[k] for k in keep if k in comparable and comparable[k] not in (None, {}, [])}
+def _needs_migration(key: str, res: Any) -> bool:
+    if split_key(key)[1] is None:
+        return True
+    return isinstance(res, dict) and isinstance(res.get("protocol"), dict) and not res.get("command")
 
 
 def _keep_newer(out: dict, key: str, res: Any) -> None:

@@ -27,7 +27,7 @@ from mlctl_zoo.utils.lookup import unknown_name_message
 from mlctl_zoo.utils.names import validate_name
 from mlctl_zoo.utils.provenance import utc_now
 from mlctl_zoo.zoo.results import migrate_results, read_result_file
-from mlctl_zoo.zoo.schema import Entry
+from mlctl_zoo.zoo.schema import Entry, ResultSummary
 
 REGISTRY_ENV = "MLCTL_ZOO_REGISTRY"
 FORMAT_VERSION = 1
@@ -128,14 +128,15 @@ class Zoo:
         return doc
 
     def _migrate(self, models: CommentedMap) -> None:
-        """Results written before they were keyed by protocol move to their protocol's key (``zoo.results``),
-        in memory; the file changes on the next write."""
+        """Results written before they were keyed by protocol move to their protocol's key, and summaries
+        written before commands were recorded gain one (``zoo.results``), in memory; the file changes on the
+        next write."""
         read = None
-        for raw in models.values():
+        for name, raw in models.items():
             if not isinstance(raw, dict) or not isinstance(raw.get("results"), dict):
                 continue
             read = read or read_result_file(self.root)
-            migrated = migrate_results(_plain(raw["results"]), read)
+            migrated = migrate_results(_plain(raw["results"]), read, str(name))
             if migrated is not None:
                 raw["results"] = CommentedMap((k, _flow(v)) for k, v in migrated.items())
 
@@ -269,10 +270,11 @@ class Zoo:
             exports = [e for e in exports if e.get("path") != record.get("path")] + [record]
             models[name]["exports"] = exports
 
-    def set_result(self, name: str, key: str, result: dict) -> bool:
-        """Record one benchmark result under ``results.<key>`` (``<task>[-lite]@<protocol id>``, see
+    def set_result(self, name: str, key: str, result: ResultSummary | dict) -> bool:
+        """Record one benchmark result's summary under ``results.<key>`` (``<task>[-lite]@<protocol id>``, see
         ``zoo.results``): the latest result of that protocol replaces the previous one, except that a partial
         result (``complete: false``) never replaces a complete one. Returns whether it was recorded."""
+        summary = result if isinstance(result, ResultSummary) else ResultSummary.model_validate(result)
         with self.transaction() as models:
             self._require(models, name)
             results = models[name].get("results")
@@ -280,9 +282,9 @@ class Zoo:
                 results = CommentedMap()
                 models[name]["results"] = results
             old = results.get(key)
-            if isinstance(old, dict) and old.get("complete", True) and result.get("complete", True) is False:
+            if isinstance(old, dict) and old.get("complete", True) and summary.complete is False:
                 return False
-            results[key] = _flow(result)
+            results[key] = _flow(summary.to_json())
         return True
 
     # ---- paths ---------------------------------------------------------------------------

@@ -56,5 +56,5 @@ def test_sigkill_during_bench_then_rerun(registry, tiny_models, tiny_data, point
     res = run_benchmarks("tiny-bert", zoo=zoo, tasks=["tatoeba"], data_dir=tiny_data, progress=False)
     assert res["reused"] == (["tatoeba"] if point == "register" else [])  # only a complete file is reused
     (_key, stored), = zoo.get("tiny-bert").results.items()
-    assert stored["average"] == res["results"]["tatoeba"]["average"]
-    assert stored["protocol_id"] == res["results"]["tatoeba"]["protocol_id"]
+    assert stored.average == res["results"]["tatoeba"]["average"]
+    assert stored.protocol_id == res["results"]["tatoeba"]["protocol_id"]

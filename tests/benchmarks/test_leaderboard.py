@@ -40,7 +40,7 @@ def test_lite_full_and_a_language_subset_are_three_protocols(runner, registry, t
 
     results = zoo.get("tiny-bert").results  # all three kept, none overwrote another
     assert sorted(k.split("@")[0] for k in results) == ["tatoeba", "tatoeba", "tatoeba-lite"]
-    assert all(r["protocol_id"] and r["command"].startswith("mlctl-zoo bench tiny-bert") for r in results.values())
+    assert all(r.protocol_id and r.command.startswith("mlctl-zoo bench tiny-bert") for r in results.values())
 
     board = json.loads(runner.invoke(app, ["leaderboard", "--json"]).stdout)
     assert board["columns"] == ["tatoeba", "tatoeba-lite"]
@@ -78,8 +78,8 @@ def test_rerun_of_a_protocol_replaces_only_that_protocol(runner, registry, tiny_
     again = _bench(runner, "tiny-bert", tiny_data, "--force")
     results = zoo.get("tiny-bert").results
     assert len(results) == 2  # the limited run and the full one; the rerun replaced the full one
-    limited = next(r for r in results.values() if (r["protocol"]["hyperparameters"]).get("limit") == 3)
-    assert limited["complete"] is False
+    limited = next(r for r in results.values() if (r.protocol["hyperparameters"]).get("limit") == 3)
+    assert limited.complete is False
     assert again["protocol_id"] == full["protocol_id"]
     board = json.loads(runner.invoke(app, ["leaderboard", "--json"]).stdout)
     assert board["protocols"][board["column_protocols"]["tatoeba"]]["protocol_id"] == full["protocol_id"]
@@ -91,7 +91,7 @@ def test_a_partial_result_never_replaces_a_complete_one(tmp_path):
     zoo.add(BaseEntry(name="m", source=ModelSource(hf_id="org/m")))
     assert zoo.set_result("m", "xnli@abc", {"metric": "accuracy", "average": 50.0, "complete": True})
     assert not zoo.set_result("m", "xnli@abc", {"metric": "accuracy", "average": 90.0, "complete": False})
-    assert zoo.get("m").results["xnli@abc"]["average"] == 50.0
+    assert zoo.get("m").results["xnli@abc"].average == 50.0
 
 
 def test_changed_local_data_is_measured_again(runner, registry, tiny_models, tiny_data, tmp_path):

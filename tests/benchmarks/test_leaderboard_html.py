@@ -131,11 +131,11 @@ def test_page_sorts_expands_and_shows_lineage(browser, tmp_path, registry, zoo):
     row.find_element(By.CSS_SELECTOR, "td.model").click()
     assert detail.is_displayed() and row.get_attribute("aria-expanded") == "true"
     tatoeba = zoo.get("m-bravo").results
-    (res,) = [r for k, r in tatoeba.items() if k.startswith("tatoeba@") and r["complete"]]
+    (res,) = [r for k, r in tatoeba.items() if k.startswith("tatoeba@") and r.complete]
     panel = detail.find_element(By.CSS_SELECTOR, ".lang-scores[data-column='tatoeba']")
     shown = {tr.find_elements(By.TAG_NAME, "td")[0].text: tr.find_elements(By.TAG_NAME, "td")[1].text
              for tr in panel.find_elements(By.CSS_SELECTOR, ":scope table > tbody > tr")}
-    assert shown == {**{lg: f"{s:.1f}" for lg, s in res["scores"].items()}, "average": f"{res['average']:.1f}"}
+    assert shown == {**{lg: f"{s:.1f}" for lg, s in res.scores.items()}, "average": f"{res.average:.1f}"}
     lineage = detail.find_element(By.CSS_SELECTOR, "section.lineage").text
     assert "recipes/m-bravo.yaml" in lineage and "base-minilm" in lineage and "1,000 pairs" in lineage
     assert "int8" in lineage and "passed" in lineage and "min cos 0.9651" in lineage

@@ -23,6 +23,6 @@ def test_tatoeba_and_bucc_onnx_match_torch(registry, tiny_models, tiny_data, tmp
         for lang, score in pt["results"][task]["scores"].items():
             assert ox["results"][task]["scores"][lang] == pytest.approx(score, abs=0.2)
     results = zoo.get("tiny-bert").results  # both kept: one per protocol, each saying its backend
-    tatoeba = {r["backend"]: r for k, r in results.items() if k.startswith("tatoeba@")}
+    tatoeba = {r.backend: r for k, r in results.items() if k.startswith("tatoeba@")}
     assert set(tatoeba) == {"torch", "onnx"}
-    assert tatoeba["onnx"]["protocol_id"] != tatoeba["torch"]["protocol_id"]
+    assert tatoeba["onnx"].protocol_id != tatoeba["torch"].protocol_id

@@ -20,11 +20,13 @@ def _to_old_format(zoo: Zoo, name: str) -> dict:
     old = {}
     for key, res in zoo.get(name).results.items():
         base = key.split("@")[0]
-        old[base] = {k: v for k, v in res.items() if k not in OLD_FIELDS}
-        path = zoo.resolve(res["result_file"])
+        old[base] = {k: v for k, v in res.to_json().items() if k not in OLD_FIELDS}
+        path = zoo.resolve(res.result_file)
         rec = json.loads(path.read_text())
-        for k in ("comparable_protocol", "protocol_id", "complete", "backend"):
+        for k in ("comparable_protocol", "protocol_id", "complete", "backend", "command"):
             rec.pop(k, None)
+        rec["format"] = 1
+        rec["provenance"].pop("machine", None)
         path.write_text(json.dumps(rec))
     zoo.update(name, "results", old)
     return old
@@ -38,7 +40,7 @@ def test_old_results_move_to_their_protocol_key(registry, tiny_models, tiny_data
     for extra in ([], ["--suite", "xtreme-lite"]):
         res = runner.invoke(app, ["bench", "tiny-bert", "--task", "tatoeba", "--data-dir", str(tiny_data), *extra])
         assert res.exit_code == 0, res.output
-    new = {k: dict(v) for k, v in zoo.get("tiny-bert").results.items()}
+    new = {k: v.to_json() for k, v in zoo.get("tiny-bert").results.items()}
     # the zoo as the previous version left it, plus a result whose file is gone
     old = _to_old_format(zoo, "tiny-bert")
     old["xnli"] = {"metric": "accuracy", "scores": {"de": 40.0}, "average": 40.0, "lite": False,
@@ -51,12 +53,13 @@ def test_old_results_move_to_their_protocol_key(registry, tiny_models, tiny_data
     assert registry.read_bytes() == before  # reading never writes
     assert set(new) <= set(results)  # the same keys as a new run of the same protocols gets
     for key, res in new.items():
-        got = results[key]
+        got = results[key].to_json()
         assert got["protocol_id"] == res["protocol_id"] and got["migrated_from"] == key.split("@")[0]
         for field in ("scores", "average", "result_file", "date", "metric"):
             assert got[field] == res[field]  # nothing lost
+        assert got["command"].startswith("mlctl-zoo bench tiny-bert --task tatoeba")  # written from the protocol
     (legacy,) = [k for k in results if k.startswith("xnli@legacy-")]
-    assert results[legacy]["protocol"] is None and results[legacy]["scores"] == {"de": 40.0}
+    assert results[legacy].protocol is None and results[legacy].scores == {"de": 40.0}
 
     board = json.loads(runner.invoke(app, ["leaderboard", "--json"]).stdout)
     assert "xnli" not in board["columns"]  # a result of unknown protocol is never ranked

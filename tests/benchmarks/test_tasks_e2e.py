@@ -92,10 +92,10 @@ def test_zoo_model_results_land_in_the_entry(registry, tiny_models, tiny_data, t
     zoo.add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"]))))
     res = run_benchmarks("tiny-bert", zoo=zoo, tasks=["tatoeba"], data_dir=tiny_data, progress=False)
     (key, stored), = zoo.get("tiny-bert").results.items()  # keyed by protocol (docs/benchmarks.md)
-    assert key == f"tatoeba@{res['results']['tatoeba']['protocol_id'][:10]}" and stored["backend"] == "torch"
-    assert stored["scores"] == res["results"]["tatoeba"]["scores"]
-    assert stored["scores_reverse"] == res["results"]["tatoeba"]["scores_reverse"]
-    assert (registry.parent / stored["result_file"]).is_file()
+    assert key == f"tatoeba@{res['results']['tatoeba']['protocol_id'][:10]}" and stored.backend == "torch"
+    assert stored.scores == res["results"]["tatoeba"]["scores"]
+    assert stored.scores_reverse == res["results"]["tatoeba"]["scores_reverse"]
+    assert (registry.parent / stored.result_file).is_file()
 
 
 def test_missing_file_names_the_expected_file(tiny_models, tiny_data, tmp_path):

@@ -88,7 +88,7 @@ def nli_dir(tmp_path_factory) -> Path:
 
 def run_task(data_dir: Path, encoder: FakeEncoder, langs=LANGS, **kw):
     task = XnliFrozen(TaskContext(data_dir=data_dir, **kw))
-    task._encoder = encoder  # what encoder(model) would load
+    task.vectors.loaded = encoder  # what encoder(model) would load
     return task.evaluate(SimpleNamespace(name="fake"), list(langs))
 
 

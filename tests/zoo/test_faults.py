@@ -63,14 +63,18 @@ def test_registry_write_with_fsync_failing(tmp_path, monkeypatch):
 
 def test_a_result_file_on_a_full_disk_keeps_the_previous_result(tmp_path, monkeypatch):
     from mlctl_zoo.benchmarks.results import read_result, write_result
+    from mlctl_zoo.zoo.schema import BenchResult
+
+    def record(score: float) -> BenchResult:
+        return BenchResult(model="m", task="tatoeba", scores={"de": score}, protocol_sha256="0123456789" * 6)
 
     path = tmp_path / "bench-results" / "m" / "tatoeba-0123456789.json"
-    write_result(path, {"model": "m", "scores": {"de": 1.0}})
+    write_result(path, record(1.0))
     fsync_reports_disk_full(monkeypatch)
     with pytest.raises(StorageError, match=r"tatoeba-0123456789\.json.*disk full"):
-        write_result(path, {"model": "m", "scores": {"de": 2.0}})
+        write_result(path, record(2.0))
     monkeypatch.undo()
-    assert read_result(path)["scores"] == {"de": 1.0}
+    assert read_result(path).scores == {"de": 1.0}
 
 
 def test_bench_on_a_full_disk_is_one_line_and_keeps_the_old_result(tmp_path, tiny_models, shared_data):

@@ -172,7 +172,7 @@ def test_results_and_exports_sections_are_written(tmp_path):
     zoo.set_result("m", "tatoeba@0123456789", {"metric": "accuracy", "scores": {"de": 12.5}, "average": 12.5})
     zoo.append_export("m", {"path": "exports/m/model.onnx", "opset": 17})
     e = zoo.get("m")
-    assert e.results["tatoeba@0123456789"]["scores"]["de"] == 12.5
+    assert e.results["tatoeba@0123456789"].scores["de"] == 12.5
     assert e.exports[0].opset == 17
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, check_options, read_lines
+from mlctl_zoo.benchmarks.base import Needs, TaskMeta, TaskOutput, check_options, read_lines
 from mlctl_zoo.benchmarks.langs import THREE_TO_TWO, TWO_LETTER, normalize_lang
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import ConfigError, DataError
@@ -21,6 +21,9 @@ def _label(path: Path) -> str | None:
         if cand in TWO_LETTER or cand in THREE_TO_TWO:
             return normalize_lang(cand)
     return None
+
+
+OPTIONS = ("src", "tgt", "dir", "pivot")  # what a run (--src/--tgt) or a suite entry passes
 
 
 class Bitext(RetrievalTask):
@@ -36,6 +39,7 @@ class Bitext(RetrievalTask):
         description="top-1 cosine nearest-neighbour accuracy on your own line-aligned text, both directions",
         full={"max_length": 512},
         lite={"max_length": 128},
+        needs=Needs(user_files=OPTIONS),
     )
 
     def select_languages(self, langs):
@@ -43,7 +47,7 @@ class Bitext(RetrievalTask):
 
     def sources(self) -> list[tuple[str, Path, Path]]:
         opts = self.ctx.options
-        check_options("bitext", opts, {"src", "tgt", "dir", "pivot"})
+        check_options("bitext", opts, set(OPTIONS))
         if opts.get("dir"):
             folder = Path(opts["dir"])
             if not folder.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv
+from mlctl_zoo.benchmarks.hub_data import XTREME
 from mlctl_zoo.benchmarks.metrics import best_threshold_f1, mine_candidates_chunked
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import DataError
@@ -15,7 +16,7 @@ class Bucc2018(RetrievalTask):
         kind="retrieval",
         metric="f1",
         languages=("de", "fr", "ru", "zh"),
-        hub="google/xtreme, configs bucc18.{de,fr,ru,zh} (split validation; the hub holds the gold pairs only, "
+        hub=f"{XTREME.path}, configs bucc18.{{de,fr,ru,zh}} (split validation; the hub holds the gold pairs only, "
             "so mining runs over those sentences)",
         local_layout="bucc2018/{xx}-en.dev.{xx}, {xx}-en.dev.en ('id<TAB>sentence') and {xx}-en.dev.gold "
                      "('xx-id<TAB>en-id')",
@@ -23,6 +24,7 @@ class Bucc2018(RetrievalTask):
         full={"max_length": 512, "k": 4, "split": "dev", "strategy": "max", "distractors": "all"},
         # lite: every gold sentence plus the first 2,000 other sentences of each side
         lite={"max_length": 128, "k": 4, "split": "dev", "strategy": "max", "distractors": 2000},
+        datasets=(XTREME,),
     )
 
     def local_files(self, lang: str) -> list[str]:
@@ -36,7 +38,7 @@ class Bucc2018(RetrievalTask):
             en = read_tsv(self.files.path(fe, "BUCC English sentences"), 2)
             gold = {(a, b) for a, b in read_tsv(self.files.path(fg, "BUCC gold pairs"), 2)}
         else:
-            ds = self.files.hub("google/xtreme", f"bucc18.{lang}", "validation")
+            ds = self.hub(XTREME, f"bucc18.{lang}", "validation")
             xx = [(f"{lang}-{i}", s) for i, s in enumerate(ds["source_sentence"])]
             en = [(f"en-{i}", s) for i, s in enumerate(ds["target_sentence"])]
             gold = {(f"{lang}-{i}", f"en-{i}") for i in range(len(xx))}

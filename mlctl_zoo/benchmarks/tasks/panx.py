@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_conll
+from mlctl_zoo.benchmarks.base import Needs, TaskMeta, read_conll
+from mlctl_zoo.benchmarks.hub_data import XTREME
 from mlctl_zoo.benchmarks.metrics import span_f1
 from mlctl_zoo.benchmarks.tagging import TagTask, hub_tagged
 
@@ -23,7 +24,7 @@ class PanX(TagTask):
         metric="f1",
         languages=XTREME_LANGS,
         lite_languages=LITE_LANGS,
-        hub="google/xtreme configs PAN-X.{xx}: train (en), validation (en, model selection), test",
+        hub=f"{XTREME.path} configs PAN-X.{{xx}}: train (en), validation (en, model selection), test",
         local_layout="panx/train-en.tsv, panx/dev-{xx}.tsv ('token<TAB>TAG', blank line between sentences); "
                      "test tags are not public, so dev sets are evaluated",
         description="token classification (first sub-token per word), entity-level F1 with seqeval",
@@ -31,6 +32,8 @@ class PanX(TagTask):
               "dev_examples": "all", "eval_examples": "all"},
         lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 2000,
               "dev_examples": 300, "eval_examples": 300},
+        datasets=(XTREME,),
+        needs=Needs(fine_tuning=True),
     )
 
     def score(self, pred, gold) -> float:
@@ -41,12 +44,12 @@ class PanX(TagTask):
 
     def train_data(self):
         data = self._local("panx/train-en.tsv", "PAN-X English train") if self.ctx.data_dir else \
-            hub_tagged(self.files, "PAN-X.en", "train", "ner_tags")
+            hub_tagged(self, "PAN-X.en", "train", "ner_tags")
         return data[: self._n("train_examples")]
 
     def dev_data(self):
         if self.ctx.data_dir is None:
-            return hub_tagged(self.files, "PAN-X.en", "validation", "ner_tags")[: self._n("dev_examples")]
+            return hub_tagged(self, "PAN-X.en", "validation", "ner_tags")[: self._n("dev_examples")]
         data = self._local("panx/dev-en.tsv", "PAN-X English dev")
         return data[: self._selection_size(len(data))]
 
@@ -61,7 +64,7 @@ class PanX(TagTask):
     def eval_data(self, lang: str):
         n = self._n("eval_examples")
         if self.ctx.data_dir is None:
-            return hub_tagged(self.files, f"PAN-X.{lang}", "test", "ner_tags")[:n]
+            return hub_tagged(self, f"PAN-X.{lang}", "test", "ner_tags")[:n]
         data = self._local(f"panx/dev-{lang}.tsv", f"PAN-X {lang} dev (test tags are not public)")
         if lang == "en":  # English dev also selects the model: score English on the sentences after those
             data = data[self._selection_size(len(data)) :]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
+from mlctl_zoo.benchmarks.base import Needs, TaskMeta
 from mlctl_zoo.benchmarks.classification import PairTask, take
+from mlctl_zoo.benchmarks.hub_data import XTREME
 
 LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
 LITE_TRAIN = 1500  # lite, offline: the first 1,500 pairs of pawsx/dev-en.tsv train; the rest are evaluated
@@ -17,7 +18,7 @@ class PawsX(PairTask):
         kind="classification",
         metric="accuracy",
         languages=LANGS,
-        hub="google/xtreme configs PAWS-X.{xx}: train (en), validation (en, model selection), test",
+        hub=f"{XTREME.path} configs PAWS-X.{{xx}}: train (en), validation (en, model selection), test",
         local_layout="pawsx/train-en.tsv (full protocol), pawsx/dev-{xx}.tsv, pawsx/test-{xx}.tsv "
                      "('sentence1<TAB>sentence2<TAB>label')",
         description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
@@ -26,17 +27,17 @@ class PawsX(PairTask):
         lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32,
               "train": f"dev-en lines 1-{LITE_TRAIN}", "eval_split": f"dev lines {LITE_TRAIN + 1}-2000",
               "eval_examples": 500, "model_selection": "last epoch"},
+        datasets=(XTREME,),
+        needs=Needs(fine_tuning=True),
     )
 
     def _rows(self, rel: str, what: str):
-        path = self.files.path(rel, what)
-        rows = read_tsv(path, 3)
-        return ([r[0] for r in rows], [r[1] for r in rows], [self.label_id(r[2], str(path)) for r in rows])
+        return self.pairs(rel, what)
 
     def _hub(self, lang: str, split: str):
-        ds = self.files.hub("google/xtreme", f"PAWS-X.{lang}", split)
+        ds = self.hub(XTREME, f"PAWS-X.{lang}", split)
         return (list(ds["sentence1"]), list(ds["sentence2"]),
-                [self.label_id(str(x), f"google/xtreme PAWS-X.{lang}") for x in ds["label"]])
+                [self.label_id(str(x), f"{XTREME.path} PAWS-X.{lang}") for x in ds["label"]])
 
     def train_data(self):
         if self.ctx.lite:

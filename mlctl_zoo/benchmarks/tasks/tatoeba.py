@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_lines
+from mlctl_zoo.benchmarks.hub_data import XTREME
 from mlctl_zoo.benchmarks.retrieval import RetrievalTask
 from mlctl_zoo.errors import DataError
 
@@ -38,11 +39,12 @@ class Tatoeba(RetrievalTask):
         metric="accuracy",
         languages=tuple(XTREME_36) + tuple(OTHER),
         lite_languages=tuple(XTREME_36),
-        hub="google/xtreme, configs tatoeba.{xxx} (split validation)",
+        hub=f"{XTREME.path}, configs tatoeba.{{xxx}} (split validation)",
         local_layout="tatoeba/tatoeba.{xxx}-eng.{xxx} and tatoeba/tatoeba.{xxx}-eng.eng (line-aligned)",
         description="top-1 cosine nearest-neighbour accuracy, xx->en (scores) and en->xx (scores_reverse)",
         full={"max_length": 512, "pairs_per_language": "all"},
         lite={"max_length": 128, "pairs_per_language": "all"},
+        datasets=(XTREME,),
     )
 
     def default_languages(self) -> list[str]:
@@ -61,7 +63,7 @@ class Tatoeba(RetrievalTask):
             if len(xx) != len(en):
                 raise DataError(f"{self.ctx.data_dir / xx_file}: {len(xx)} lines but the English side has {len(en)}")
         else:
-            ds = self.files.hub("google/xtreme", f"tatoeba.{code}", "validation")
+            ds = self.hub(XTREME, f"tatoeba.{code}", "validation")
             xx, en = list(ds["source_sentence"]), list(ds["target_sentence"])
         n = self.ctx.limit
         pairs = self.hyperparameters().get("pairs_per_language")

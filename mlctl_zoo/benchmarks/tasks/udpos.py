@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_conllu
+from mlctl_zoo.benchmarks.base import Needs, TaskMeta, read_conllu
+from mlctl_zoo.benchmarks.hub_data import XTREME
 from mlctl_zoo.benchmarks.metrics import token_accuracy
 from mlctl_zoo.benchmarks.tagging import TagTask, hub_tagged
 from mlctl_zoo.errors import DataError
@@ -28,7 +29,7 @@ class UdPos(TagTask):
         metric="accuracy",
         languages=tuple(UD_NAMES),
         lite_languages=PUD,
-        hub="google/xtreme configs udpos.{Language}: train/validation (English), test",
+        hub=f"{XTREME.path} configs udpos.{{Language}}: train/validation (English), test",
         local_layout="ud/UD_English-EWT/en_ewt-ud-{train,dev}.conllu; test: ud/UD_*/{xx}_*-ud-test.conllu "
                      "(full: every treebank of the language; lite: the PUD treebank)",
         description="token classification (first sub-token per word), UPOS accuracy",
@@ -36,6 +37,8 @@ class UdPos(TagTask):
               "dev_examples": "all", "eval_examples": "all", "treebanks": "all test treebanks"},
         lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 2000,
               "dev_examples": 300, "eval_examples": 300, "treebanks": "PUD"},
+        datasets=(XTREME,),
+        needs=Needs(fine_tuning=True),
     )
 
     def score(self, pred, gold) -> float:
@@ -45,11 +48,11 @@ class UdPos(TagTask):
         return read_conllu(self.files.path(f"ud/UD_English-EWT/en_ewt-ud-{split}.conllu", f"UD English-EWT {split}"))
 
     def train_data(self):
-        data = self._ewt("train") if self.ctx.data_dir else hub_tagged(self.files, "udpos.English", "train", "pos_tags")
+        data = self._ewt("train") if self.ctx.data_dir else hub_tagged(self, "udpos.English", "train", "pos_tags")
         return data[: self._n("train_examples")]
 
     def dev_data(self):
-        data = self._ewt("dev") if self.ctx.data_dir else hub_tagged(self.files, "udpos.English", "validation", "pos_tags")
+        data = self._ewt("dev") if self.ctx.data_dir else hub_tagged(self, "udpos.English", "validation", "pos_tags")
         return data[: self._n("dev_examples")]
 
     def test_files(self, lang: str) -> list[str]:
@@ -63,7 +66,7 @@ class UdPos(TagTask):
     def eval_data(self, lang: str):
         n = self._n("eval_examples")
         if self.ctx.data_dir is None:
-            return hub_tagged(self.files, f"udpos.{UD_NAMES[lang]}", "test", "pos_tags")[:n]
+            return hub_tagged(self, f"udpos.{UD_NAMES[lang]}", "test", "pos_tags")[:n]
         files = self.test_files(lang)
         if not files:
             kind = "PUD " if self.ctx.lite else ""

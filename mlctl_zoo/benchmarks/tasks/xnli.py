@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
-from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
+from mlctl_zoo.benchmarks.base import Needs, Task, TaskMeta
+from mlctl_zoo.benchmarks.classification import Pairs, PairTask, label_id, take
+from mlctl_zoo.benchmarks.hub_data import MULTI_NLI, XTREME
 from mlctl_zoo.config.recipe import LABELS
+
+NLI_LABELS = LABELS["nli"]  # also nyu-mll/multi_nli's ClassLabel order (0, 1, 2)
 
 LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 SAMPLE_SEED = 0  # part of the protocol, not the run's seed: every model and run scores the same lines
@@ -23,11 +26,20 @@ def sample_indices(total: int, n: int | None, seed: int = SAMPLE_SEED) -> list[i
     return sorted(int(i) for i in np.random.default_rng(seed).choice(total, size=n, replace=False))
 
 
-def hub_xnli(task: PairTask, split: str, lang: str) -> Pairs:
-    """One language of XNLI ``split`` (validation/test) from the hub's google/xtreme, recorded in ``task.files``."""
-    ds = task.files.hub("google/xtreme", "XNLI", split).filter(lambda r: r["language"] == lang)
+def hub_xnli(task: Task, split: str, lang: str) -> Pairs:
+    """One language of XNLI ``split`` (validation/test) from the hub's XTREME, recorded in ``task.files``."""
+    ds = task.hub(XTREME, "XNLI", split).filter(lambda r: r["language"] == lang)
     return (list(ds["sentence1"]), list(ds["sentence2"]),
-            [task.label_id(x, f"google/xtreme XNLI {split}") for x in ds["gold_label"]])
+            [label_id(NLI_LABELS, x, f"{XTREME.path} XNLI {split}") for x in ds["gold_label"]])
+
+
+def hub_mnli(task: Task, split: str, first: int | None = None) -> Pairs:
+    """English MultiNLI ``split`` from the hub, the pairs with a label (``-1`` dropped); ``first``: only the first
+    that many, taken before the columns are built."""
+    ds = task.hub(MULTI_NLI, None, split).filter(lambda r: r["label"] >= 0)
+    if first is not None:
+        ds = ds.select(range(min(first, len(ds))))
+    return list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]]
 
 
 def pick(p: Pairs, indices: list[int]) -> Pairs:
@@ -35,14 +47,14 @@ def pick(p: Pairs, indices: list[int]) -> Pairs:
 
 
 class Xnli(PairTask):
-    labels = LABELS["nli"]  # also nyu-mll/multi_nli's ClassLabel order (0, 1, 2)
+    labels = NLI_LABELS
     meta = TaskMeta(
         name="xnli",
         version="1.0",
         kind="classification",
         metric="accuracy",
         languages=LANGS,
-        hub="train nyu-mll/multi_nli (train); dev and test google/xtreme config XNLI (validation/test, by language)",
+        hub=f"train {MULTI_NLI.path} (train); dev and test {XTREME.path} config XNLI (validation/test, by language)",
         local_layout="mnli/train-en.tsv (train), xnli/dev-en.tsv (model selection), xnli/test-{xx}.tsv "
                      "('premise<TAB>hypothesis<TAB>label')",
         description="sentence-pair classification head on the pooled pair encoding; accuracy per language",
@@ -50,13 +62,12 @@ class Xnli(PairTask):
               "dev_examples": "all", "eval_split": "test"},
         lite={"lr": 5e-5, "epochs": 2, "max_length": 128, "batch_size": 32, "train_examples": 2000,
               "dev_examples": 300, "eval_split": "test", "eval_examples": 300},
+        datasets=(XTREME, MULTI_NLI),
+        needs=Needs(fine_tuning=True),
     )
 
     def _local(self, rel: str, what: str):
-        path = self.files.path(rel, what)
-        rows = read_tsv(path, 3)
-        return ([r[0] for r in rows], [r[1] for r in rows],
-                [self.label_id(r[2], str(path)) for r in rows])
+        return self.pairs(rel, what)
 
     def _hub_xnli(self, split: str, lang: str):
         return hub_xnli(self, split, lang)
@@ -70,8 +81,7 @@ class Xnli(PairTask):
             # the full MultiNLI train (393k) is not in the offline layout: mnli/train-en.tsv stands in
             data = self._local("mnli/train-en.tsv", "English NLI training pairs")
         else:
-            ds = self.files.hub("nyu-mll/multi_nli", None, "train").filter(lambda r: r["label"] >= 0)
-            data = (list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]])
+            data = hub_mnli(self, "train")
         return take(data, 0, self._n("train_examples"))
 
     def dev_data(self):

@@ -20,11 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from mlctl_zoo.benchmarks.base import TaskMeta, TaskOutput, read_tsv
-from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
+from mlctl_zoo.benchmarks.base import Needs, Task, TaskMeta, TaskOutput
+from mlctl_zoo.benchmarks.classification import Pairs, read_pairs, take
+from mlctl_zoo.benchmarks.hub_data import MULTI_NLI, XTREME
 from mlctl_zoo.benchmarks.metrics import bootstrap_intervals
-from mlctl_zoo.benchmarks.retrieval import RetrievalTask
-from mlctl_zoo.benchmarks.tasks.xnli import LANGS, SAMPLE_NOTE, Xnli, hub_xnli, pick, sample_indices
+from mlctl_zoo.benchmarks.retrieval import SentenceEncoder
+from mlctl_zoo.benchmarks.tasks.xnli import (
+    LANGS,
+    NLI_LABELS,
+    SAMPLE_NOTE,
+    hub_mnli,
+    hub_xnli,
+    pick,
+    sample_indices,
+)
 from mlctl_zoo.errors import DataError
 
 C_GRID = (1e-5, 1e-4, 1e-3, 1e-2)  # inverse L2 strength (scikit-learn C), on standardised features
@@ -40,31 +49,36 @@ ONLINE_TRAIN_CAP = {"full": 50000, "lite": 10000}  # MultiNLI train pairs from t
 GPU_MIN_BATCH = 128  # on CPU a larger batch is no faster (measured); on a GPU it is
 
 
-class XnliFrozen(RetrievalTask):
-    labels = Xnli.labels
-    label_id = PairTask.label_id  # names or 0/1/2, the same checks as the fine-tuned task
+class XnliFrozen(Task):
+    """The encoder's sentence vectors (a ``SentenceEncoder``, as the retrieval tasks hold one) and a logistic
+    regression on top; the NLI data readers are XNLI's."""
+
+    labels = NLI_LABELS
     meta = TaskMeta(
         name="xnli-frozen",
         version="2.0",
         kind="frozen-encoder",
         metric="accuracy",
         languages=LANGS,
-        hub="train nyu-mll/multi_nli (train), model selection nyu-mll/multi_nli (validation_matched), "
-            "test google/xtreme config XNLI (test, by language)",
+        hub=f"train {MULTI_NLI.path} (train), model selection {MULTI_NLI.path} (validation_matched), "
+            f"test {XTREME.path} config XNLI (test, by language)",
         local_layout="mnli/train-en.tsv (train), mnli/dev-en.tsv (model selection), xnli/test-{xx}.tsv "
                      "('premise<TAB>hypothesis<TAB>label')",
         description="frozen sentence vectors, logistic regression on [u,v,|u-v|,u*v] trained on English "
                     "MultiNLI; accuracy per language with bootstrap intervals",
         full={**COMMON, "train_examples": ONLINE_TRAIN_CAP["full"]},
         lite={**COMMON, "train_examples": ONLINE_TRAIN_CAP["lite"]},
+        datasets=(XTREME, MULTI_NLI),
+        needs=Needs(classifier=True),  # no fine-tuning: the encoder runs on the backend asked for
     )
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        self.vectors = SentenceEncoder(self)
         self._cost = {"sentences_encoded": 0, "encode_seconds": 0.0, "classifier_seconds": 0.0}
 
-    def backend(self) -> str:
-        return self.ctx.backend  # the encoder really runs on the chosen backend
+    def encoder(self, model):
+        return self.vectors.encoder(model)
 
     def hyperparameters(self) -> dict[str, Any]:
         hp = super().hyperparameters()
@@ -76,9 +90,7 @@ class XnliFrozen(RetrievalTask):
 
     # ---- data --------------------------------------------------------------------------------
     def _local(self, rel: str, what: str) -> Pairs:
-        path = self.files.path(rel, what)
-        rows = read_tsv(path, 3)
-        return [r[0] for r in rows], [r[1] for r in rows], [self.label_id(r[2], str(path)) for r in rows]
+        return read_pairs(self.files, rel, what, self.labels)
 
     def _n(self, key: str) -> int | None:
         v = self.hyperparameters().get(key, "all")
@@ -87,20 +99,15 @@ class XnliFrozen(RetrievalTask):
     def train_data(self) -> Pairs:
         if self.ctx.data_dir is not None:
             data = self._local("mnli/train-en.tsv", "English MultiNLI training pairs")
-        else:
-            ds = self.files.hub("nyu-mll/multi_nli", None, "train").filter(lambda r: r["label"] >= 0)
-            n = self._n("train_examples")
-            if n is not None:  # the first n labelled pairs (the file mixes genres), before building lists
-                ds = ds.select(range(min(n, len(ds))))
-            data = (list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]])
+        else:  # the first n labelled pairs (the file mixes genres), taken before the columns are built
+            data = hub_mnli(self, "train", first=self._n("train_examples"))
         return take(data, 0, self._n("train_examples"))
 
     def dev_data(self) -> Pairs:
         if self.ctx.data_dir is not None:
             data = self._local("mnli/dev-en.tsv", "English MultiNLI pairs for model selection")
         else:
-            ds = self.files.hub("nyu-mll/multi_nli", None, "validation_matched").filter(lambda r: r["label"] >= 0)
-            data = (list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]])
+            data = hub_mnli(self, "validation_matched")
         return take(data, 0, self._n("dev_examples"))
 
     def local_files(self, lang: str) -> list[str]:

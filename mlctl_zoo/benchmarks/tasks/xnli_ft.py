@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlctl_zoo.benchmarks.base import TaskMeta, read_tsv
+from mlctl_zoo.benchmarks.base import Needs, TaskMeta
 from mlctl_zoo.benchmarks.classification import Pairs, PairTask, take
+from mlctl_zoo.benchmarks.hub_data import MULTI_NLI, XTREME
 from mlctl_zoo.benchmarks.tasks.xnli import (
     LANGS,
+    NLI_LABELS,
     SAMPLE_NOTE,
     TEST_SAMPLE,
-    Xnli,
+    hub_mnli,
     hub_xnli,
     pick,
     sample_indices,
@@ -43,38 +45,34 @@ COMMON: dict[str, Any] = {
 
 
 class XnliFt(PairTask):
-    labels = Xnli.labels
+    labels = NLI_LABELS
     meta = TaskMeta(
         name="xnli-ft",
         version="1.0",
         kind="classification",
         metric="accuracy",
         languages=LANGS,
-        hub="train nyu-mll/multi_nli (train), selection 2,000 pairs of nyu-mll/multi_nli (validation_matched), "
-            "test google/xtreme config XNLI (test, by language)",
+        hub=f"train {MULTI_NLI.path} (train), selection 2,000 pairs of {MULTI_NLI.path} (validation_matched), "
+            f"test {XTREME.path} config XNLI (test, by language)",
         local_layout="mnli/train-en.tsv and mnli/dev-en.tsv (train, less 2,000 held-out dev pairs for selection), "
                      "xnli/test-{xx}.tsv ('premise<TAB>hypothesis<TAB>label')",
         description="cross-encoder fine-tuned on English NLI, epoch chosen on held-out MultiNLI, zero-shot "
                     "accuracy per language on a seeded 2,000-line XNLI test sample, with bootstrap intervals",
         full={**COMMON, "train_examples": "all"},
         lite={**COMMON, "epochs": 1, "train_examples": 10000},
+        datasets=(XTREME, MULTI_NLI),
+        needs=Needs(fine_tuning=True),
     )
 
     def _local(self, rel: str, what: str) -> Pairs:
-        path = self.files.path(rel, what)
-        rows = read_tsv(path, 3)
-        return [r[0] for r in rows], [r[1] for r in rows], [self.label_id(r[2], str(path)) for r in rows]
-
-    def _hub_mnli(self, split: str) -> Pairs:
-        ds = self.files.hub("nyu-mll/multi_nli", None, split).filter(lambda r: r["label"] >= 0)
-        return list(ds["premise"]), list(ds["hypothesis"]), [int(x) for x in ds["label"]]
+        return self.pairs(rel, what)
 
     def _split_dev(self) -> tuple[Pairs, Pairs]:
         """(held-out selection pairs, the rest): a seeded sample of the English NLI dev pairs."""
         if self.ctx.data_dir is not None:
             dev = self._local("mnli/dev-en.tsv", "English MultiNLI pairs (training and held-out selection)")
         else:
-            dev = self._hub_mnli("validation_matched")
+            dev = hub_mnli(self, "validation_matched")
         held = sample_indices(len(dev[0]), int(self.hyperparameters()["selection_examples"]))
         keep = set(held)
         return pick(dev, held), pick(dev, [i for i in range(len(dev[0])) if i not in keep])
@@ -86,7 +84,7 @@ class XnliFt(PairTask):
             rest = self._split_dev()[1]  # offline the dev pairs that are not held out train too
             train = (train[0] + rest[0], train[1] + rest[1], train[2] + rest[2])
         else:
-            train = self._hub_mnli("train")
+            train = hub_mnli(self, "train")
         return take(train, 0, None if n == "all" else int(n))
 
     def dev_data(self) -> Pairs:

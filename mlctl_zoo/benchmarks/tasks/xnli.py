@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlctl_zoo.benchmarks.base import Needs, Task, TaskMeta
-from mlctl_zoo.benchmarks.classification import Pairs, PairTask, label_id, take
+from mlctl_zoo.benchmarks.classification import Pairs, PairTask, label_id, read_pairs, take
 from mlctl_zoo.benchmarks.hub_data import MULTI_NLI, XTREME
 from mlctl_zoo.config.recipe import LABELS
 
@@ -24,6 +24,16 @@ def sample_indices(total: int, n: int | None, seed: int = SAMPLE_SEED) -> list[i
     if n is None or n >= total:
         return list(range(total))
     return sorted(int(i) for i in np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+def xnli_test_sample(task: Task, lang: str, n: int | None) -> Pairs:
+    """One language's XNLI test (``xnli/test-{lang}.tsv`` under the data folder, else the hub's XTREME), cut to
+    the seeded sample of ``n`` lines that ``xnli-frozen`` and ``xnli-ft`` both score (``sample_indices``)."""
+    if task.ctx.data_dir is not None:
+        data = read_pairs(task.files, f"xnli/test-{lang}.tsv", f"XNLI {lang} test", NLI_LABELS)
+    else:
+        data = hub_xnli(task, "test", lang)
+    return pick(data, sample_indices(len(data[0]), n))
 
 
 def hub_xnli(task: Task, split: str, lang: str) -> Pairs:

@@ -30,9 +30,7 @@ from mlctl_zoo.benchmarks.tasks.xnli import (
     NLI_LABELS,
     SAMPLE_NOTE,
     hub_mnli,
-    hub_xnli,
-    pick,
-    sample_indices,
+    xnli_test_sample,
 )
 from mlctl_zoo.errors import DataError
 
@@ -114,12 +112,7 @@ class XnliFrozen(Task):
         return [f"xnli/test-{lang}.tsv"]
 
     def eval_data(self, lang: str) -> Pairs:
-        if self.ctx.data_dir is not None:
-            data = self._local(f"xnli/test-{lang}.tsv", f"XNLI {lang} test")
-        else:
-            data = hub_xnli(self, "test", lang)
-        data = pick(data, sample_indices(len(data[0]), self._n("eval_examples")))
-        return take(data, 0, self.ctx.limit)
+        return take(xnli_test_sample(self, lang, self._n("eval_examples")), 0, self.ctx.limit)
 
     # ---- features ----------------------------------------------------------------------------
     def pair_features(self, model, data: Pairs, what: str) -> np.ndarray:

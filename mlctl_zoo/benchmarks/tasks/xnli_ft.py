@@ -28,9 +28,9 @@ from mlctl_zoo.benchmarks.tasks.xnli import (
     SAMPLE_NOTE,
     TEST_SAMPLE,
     hub_mnli,
-    hub_xnli,
     pick,
     sample_indices,
+    xnli_test_sample,
 )
 
 SELECTION = 2000  # held-out English MultiNLI pairs that choose the epoch
@@ -94,11 +94,7 @@ class XnliFt(PairTask):
         return [f"xnli/test-{lang}.tsv"]
 
     def eval_data(self, lang: str) -> Pairs:
-        if self.ctx.data_dir is not None:
-            data = self._local(f"xnli/test-{lang}.tsv", f"XNLI {lang} test")
-        else:
-            data = hub_xnli(self, "test", lang)
-        return pick(data, sample_indices(len(data[0]), int(self.hyperparameters()["eval_examples"])))
+        return xnli_test_sample(self, lang, int(self.hyperparameters()["eval_examples"]))
 
     def protocol_note(self) -> str:
         if self.ctx.data_dir is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlctl_zoo.errors import ModelError
+from mlctl_zoo.models.prompts import NO_PROMPTS, Prompts, read_st_prompts
 from mlctl_zoo.models.st_modules import POOLING_REF
 from mlctl_zoo.utils.limits import read_small_json
 from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
@@ -32,6 +33,9 @@ class ResolvedModel:
     zoo: Zoo | None = None
     source: dict = field(default_factory=dict)
     hint: str | None = None  # why a bare name fell through to the hub (not in the zoo), for load errors
+    # the model's named prompts and default (models.prompts): from a local folder's
+    # config_sentence_transformers.json; a zoo entry's own ``prompts`` win over the folder's
+    prompts: Prompts = NO_PROMPTS
 
     @property
     def is_local(self) -> bool:
@@ -127,6 +131,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             # first write); without a zoo file, benching it creates none
             zoo=zoo if zoo is not None and (in_zoo or (home is builtin and zoo.path.exists())) else None,
             source=src,
+            prompts=read_st_prompts(location) if Path(location).is_dir() else NO_PROMPTS,
         )
     path = Path(spec).expanduser()
     if path.exists():
@@ -135,7 +140,7 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
         pooling, normalize = pooling_from_folder(path)
         return ResolvedModel(
             name=path.name, location=str(path.resolve()), pooling=pooling, normalize=normalize,
-            source={"path": str(path.resolve())},
+            source={"path": str(path.resolve())}, prompts=read_st_prompts(path),
         )
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or spec.endswith((".yaml", ".json"))
     if looks_like_path:

@@ -20,6 +20,12 @@ Every ONNX session is pinned to CPUExecutionProvider: sentence-transformers othe
 provider onnxruntime-gpu lists (TensorRT), which falls back to the CPU.
 
     python benchmarks/peers/encode_vs_st.py --rounds 3 --out benchmarks/results/encode_vs_st.json
+    python benchmarks/peers/encode_vs_st.py --rounds 3 --workload sorted-deu   # -> encode_vs_st_sorted_deu.json
+
+Two workloads: ``mix`` (the default above: SENTENCES shuffled deu/fra/spa/eng sentences, every encoder sorting
+by length inside its call) and ``sorted-deu`` (the first 512 German Tatoeba sentences, sorted by length before
+the call: short single-language sentences, where per-batch overheads weigh most). benchmarks/roofline.py
+reads both files and says how far each path is from this machine's fp32 GEMM peak.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from common import (
     paired_ratio,
     round_orders,
     tatoeba_accuracy,
+    tatoeba_pairs,
     tatoeba_sentences,
     versions,
     write_json,
@@ -127,6 +134,21 @@ def build_backends(registry: Path, folder: Path, threads: int) -> dict:
     return backends
 
 
+WORKLOADS = {
+    "mix": {"file": "encode_vs_st.json", "source": "Tatoeba deu/fra/spa + English sides, shuffled (seed 0)"},
+    "sorted-deu": {"file": "encode_vs_st_sorted_deu.json",
+                   "source": "the first --sentences German Tatoeba sentences (deu-eng), sorted by length"},
+}
+
+
+def workload_sentences(workload: str, data_dir: Path, n: int) -> list[str]:
+    """The sentences a workload encodes (WORKLOADS)."""
+    if workload == "mix":
+        return tatoeba_sentences(data_dir, limit=n)
+    german, _ = tatoeba_pairs(data_dir, "deu", limit=n)
+    return sorted(german, key=len)
+
+
 def _ours_encode(enc):
     return lambda texts: enc.encode(texts, batch_size=BATCH)
 
@@ -138,9 +160,11 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workload", choices=tuple(WORKLOADS), default="mix")
     ap.add_argument("--note", default="")
-    ap.add_argument("--out", type=Path, default=RESULTS / "encode_vs_st.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/<the workload's file>")
     a = ap.parse_args()
+    a.out = a.out or RESULTS / WORKLOADS[a.workload]["file"]
     if a.rounds < 3:
         ap.error("--rounds must be >= 3 (a ratio is the median of at least 3 pairs)")
     import os
@@ -151,7 +175,7 @@ def main() -> None:
     folder, made_by = st_folder(a.threads)
     backends = build_backends(registry, folder, a.threads)
     labels = list(backends)
-    sentences = tatoeba_sentences(a.data_dir, limit=a.sentences)
+    sentences = workload_sentences(a.workload, a.data_dir, a.sentences)
     for fn in backends.values():  # warm-up: allocators, kernels, thread pools
         fn(sentences[:64])
 
@@ -218,7 +242,7 @@ def main() -> None:
         "note": a.note,
         "model": MODEL,
         "setup": {"batch_size": BATCH, "max_length": MAX_LENGTH, "threads": a.threads, "sentences": len(sentences),
-                  "sentence_source": "Tatoeba deu/fra/spa + English sides, shuffled (seed 0)",
+                  "workload": a.workload, "sentence_source": WORKLOADS[a.workload]["source"],
                   "providers": "CPUExecutionProvider for every ONNX session",
                   "st_onnx_made_by": made_by, "st_int8": "AutoQuantizationConfig.avx2(is_static=False) (per-tensor)",
                   "ours_int8": "AutoQuantizationConfig.avx2(is_static=False, per_channel=True) via mlctl-zoo export",

@@ -6,11 +6,14 @@ falls back to a default.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from mlctl_zoo.utils.names import LossName, PoolingName, validate_name
+
+MIN_MATRYOSHKA_DIM = 8  # the smallest prefix objective.matryoshka_dims may train
 
 
 class _Strict(BaseModel):
@@ -120,6 +123,44 @@ class ObjectiveSpec(_Strict):
     projection_head: Literal["none", "cce"] = Field(
         default="none", description="cce: the paper's MLP over [sentence; word], training only"
     )
+    matryoshka_dims: list[int] | None = Field(
+        default=None, description="Matryoshka training: the sentence and word contrasts are also computed on the "
+        "first N components of each vector (re-normalised), for each N, and summed with matryoshka_weights; "
+        "strictly descending, the last >= 8, the first <= the model's dimension (e.g. [384, 256, 128, 64])")
+    matryoshka_weights: list[float] | None = Field(
+        default=None, description="one weight per matryoshka_dims entry; null = 1 each (sentence-transformers' "
+        "MatryoshkaLoss)")
+
+    @field_validator("matryoshka_dims")
+    @classmethod
+    def _matryoshka_dims(cls, v: list[int] | None) -> list[int] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("must name at least one dimension, e.g. [384, 256, 128, 64] (or be left out)")
+        if any(b >= a for a, b in pairwise(v)):
+            raise ValueError(f"must be strictly descending, e.g. [384, 256, 128, 64] (got {v})")
+        if v[-1] < MIN_MATRYOSHKA_DIM:
+            raise ValueError(f"must end at or above {MIN_MATRYOSHKA_DIM} (got {v[-1]}): fewer components keep "
+                             "too little of a sentence to retrieve by")
+        return v
+
+    @field_validator("matryoshka_weights")
+    @classmethod
+    def _matryoshka_weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(w <= 0 for w in v)):
+            raise ValueError(f"must be positive weights, one per matryoshka_dims entry (got {v})")
+        return v
+
+    @model_validator(mode="after")
+    def _matryoshka_pairs(self):
+        if self.matryoshka_weights is not None:
+            if self.matryoshka_dims is None:
+                raise ValueError("matryoshka_weights needs matryoshka_dims")
+            if len(self.matryoshka_weights) != len(self.matryoshka_dims):
+                raise ValueError(f"matryoshka_weights has {len(self.matryoshka_weights)} weights for "
+                                 f"{len(self.matryoshka_dims)} matryoshka_dims: give one per dimension")
+        return self
 
     @field_validator("temperature")
     @classmethod
@@ -144,7 +185,19 @@ class ObjectiveSpec(_Strict):
         out = handler(self)
         if self.label_encoding == "joint":
             out.pop("label_encoding", None)
+        for key in ("matryoshka_dims", "matryoshka_weights"):  # likewise for the fields added since
+            if getattr(self, key) is None:
+                out.pop(key, None)
         return out
+
+
+class TrainPrompts(_Strict):
+    """Which of the recipe's ``prompts`` each kind of training text is encoded with (sentence-transformers'
+    ``prompt_name``); a kind left out gets the default prompt (``default_prompt_name``), or none."""
+
+    en: str | None = Field(default=None, description="the English side of a parallel pair")
+    xx: str | None = Field(default=None, description="the other-language side of a parallel pair")
+    labelled: str | None = Field(default=None, description="a labelled example (and its translations)")
 
 
 class TrainingSpec(_Strict):
@@ -199,6 +252,16 @@ class TrainingSpec(_Strict):
         return v
     seed: int = 2021
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    prompt_names: TrainPrompts | None = Field(
+        default=None, description="the prompt each side of a pair (en, xx) and labelled examples are trained "
+        "with: names of the recipe's prompts; null = the default prompt everywhere")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        out = handler(self)  # left out when unset, so recipes written before prompts existed keep their hash
+        if self.prompt_names is None:
+            out.pop("prompt_names", None)
+        return out
 
     @field_validator("lr")
     @classmethod
@@ -227,6 +290,30 @@ class Recipe(_Strict):
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     output: OutputSpec
+    prompts: dict[str, str] = Field(
+        default_factory=dict, description="the model's named prompts, put before a text when it is encoded "
+        "(e5-style {query: 'query: ', passage: 'passage: '}): written into the checkpoint's "
+        "config_sentence_transformers.json and the zoo entry")
+    default_prompt_name: str | None = Field(
+        default=None, description="the prompt applied when none is named (bench, export's parity probes, "
+        "serve); null = no prompt unless one is named")
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not name.strip():
+                raise ValueError("a prompt needs a name (e.g. query)")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        out = handler(self)  # left out when unset, so recipes written before prompts existed keep their hash
+        if not self.prompts:
+            out.pop("prompts", None)
+        if self.default_prompt_name is None:
+            out.pop("default_prompt_name", None)
+        return out
 
     @model_validator(mode="after")
     def _coherent(self):
@@ -237,4 +324,13 @@ class Recipe(_Strict):
             raise ValueError("objective.loss mse_distill is sentence level only (levels: [sentence], no head)")
         if self.objective.projection_head == "cce" and "word" not in self.objective.levels:
             raise ValueError("objective.projection_head 'cce' needs the 'word' level")
+        if self.objective.matryoshka_dims and self.objective.loss == "mse_distill":
+            raise ValueError("objective.matryoshka_dims applies to the contrastive losses (infonce, cz_nce), "
+                             "not mse_distill")
+        known = ", ".join(sorted(self.prompts)) or "none: add a prompts section"
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(f"default_prompt_name '{self.default_prompt_name}' is not one of the prompts ({known})")
+        for kind, name in (self.training.prompt_names.model_dump() if self.training.prompt_names else {}).items():
+            if name is not None and name not in self.prompts:
+                raise ValueError(f"training.prompt_names.{kind}: '{name}' is not one of the prompts ({known})")
         return self

@@ -131,7 +131,8 @@ def resolve_model(spec: str, zoo: Zoo | None = None, revision: str | None = None
             # first write); without a zoo file, benching it creates none
             zoo=zoo if zoo is not None and (in_zoo or (home is builtin and zoo.path.exists())) else None,
             source=src,
-            prompts=read_st_prompts(location) if Path(location).is_dir() else NO_PROMPTS,
+            prompts=(Prompts(entry.prompts, entry.default_prompt_name) if entry.prompts else
+                     read_st_prompts(location) if Path(location).is_dir() else NO_PROMPTS),
         )
     path = Path(spec).expanduser()
     if path.exists():

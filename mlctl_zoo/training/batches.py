@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlctl_zoo.config.recipe import Recipe
+from mlctl_zoo.models.prompts import Prompts
 from mlctl_zoo.training.data import LabelledExample, ParallelData
 from mlctl_zoo.training.features import Tokenised, labelled_views, pad, tokenise
 from mlctl_zoo.training.wordpairs import Dictionary, char_span_to_tokens, find_word_pair
@@ -66,6 +67,13 @@ class TrainBatches:
                 "tokens": e_ids.numel() + x_ids.numel()}
 
 
+def training_prompt(recipe: Recipe, kind: str) -> str:
+    """The prompt text that ``kind`` (en, xx: the sides of a parallel pair; labelled) is trained with:
+    ``training.prompt_names.<kind>``, else the recipe's default prompt, else none."""
+    named = getattr(recipe.training.prompt_names, kind, None) if recipe.training.prompt_names else None
+    return Prompts(recipe.prompts, recipe.default_prompt_name).text(named)
+
+
 def share(n: int, rank: int, world: int) -> tuple[int, int]:
     """Rows [lo, hi) of ``n`` that process ``rank`` of ``world`` takes: contiguous, sizes differing by at most 1."""
     base, extra = divmod(n, world)
@@ -83,8 +91,10 @@ def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labe
     tr = recipe.training
     pairs = parallel.pairs if parallel else []
     want_word = "word" in recipe.objective.levels
-    en, en_off = tokenise(tokenizer, [p.en for p in pairs], tr.max_length, offsets=want_word)
-    xx, xx_off = tokenise(tokenizer, [p.xx for p in pairs], tr.max_length, offsets=want_word)
+    en, en_off = tokenise(tokenizer, [p.en for p in pairs], tr.max_length, offsets=want_word,
+                          prompt=training_prompt(recipe, "en"))
+    xx, xx_off = tokenise(tokenizer, [p.xx for p in pairs], tr.max_length, offsets=want_word,
+                          prompt=training_prompt(recipe, "xx"))
     spans = np.full((len(pairs), 4), -1, dtype=np.int64)
     simalign = np.zeros(len(pairs), dtype=bool)
     stats = {"dictionary": 0, "simalign_rows": 0, "none": 0, "truncated": 0}
@@ -113,16 +123,17 @@ def build_batches(recipe: Recipe, tokenizer, parallel: ParallelData | None, labe
         rng = np.random.default_rng(recipe.data.seed + 2)
         separate = recipe.objective.label_encoding == "joint+separate"
         lab_length = tr.labelled_max_length or tr.max_length
+        prompt = training_prompt(recipe, "labelled")  # before the premise, which opens the joint sequence
         for texts, labels in labelled_views(labelled, (tr.labelled_batch_size or tr.batch_size) * world, label_ids,
                                             rng):
             if len(labels) < world:
                 continue
-            enc = tokenizer([t[0] for t in texts], [t[1] for t in texts], truncation=True,
+            enc = tokenizer([prompt + t[0] for t in texts], [t[1] for t in texts], truncation=True,
                             max_length=lab_length, return_special_tokens_mask=True)
             lab_batches.append(((enc["input_ids"], enc["special_tokens_mask"]), labels))
             if separate:  # and each sentence on its own, as a frozen encoder sees it (same length limit)
-                premises, _ = tokenise(tokenizer, [t[0] for t in texts], lab_length)
-                hypotheses, _ = tokenise(tokenizer, [t[1] for t in texts], lab_length)
+                premises, _ = tokenise(tokenizer, [t[0] for t in texts], lab_length, prompt=prompt)
+                hypotheses, _ = tokenise(tokenizer, [t[1] for t in texts], lab_length, prompt=prompt)
                 lab_separate.append((premises.ids, hypotheses.ids))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return TrainBatches(en, xx, spans, simalign, lengths, lab_batches, pad_id, stats, lab_separate)

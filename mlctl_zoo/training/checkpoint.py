@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from mlctl_zoo.errors import StorageError
+from mlctl_zoo.models.prompts import NO_PROMPTS, Prompts, write_st_prompts
 from mlctl_zoo.models.resolve import POOLING_MARKER
 from mlctl_zoo.models.st_modules import write_st_modules
 from mlctl_zoo.utils.files import atomic_write_json, atomic_write_text, storage_error
@@ -56,10 +57,12 @@ def _module_folders(folder: Path) -> set[str]:
     return {p for p in paths if isinstance(p, str) and MODULE_FOLDER.fullmatch(p)}
 
 
-def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: bool, max_seq_length: int) -> None:
+def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: bool, max_seq_length: int,
+               prompts: Prompts = NO_PROMPTS) -> None:
     """Write the model files into a staging folder inside ``folder``, then move each into place (a rename, which
     needs no space). A full disk or a read-only folder fails while staging: the files already in ``folder`` are
-    unchanged, and the error names the folder."""
+    unchanged, and the error names the folder. ``prompts`` go into ``config_sentence_transformers.json``, where
+    sentence-transformers reads them (``SentenceTransformer(folder).prompts``)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob(f"{STAGING_PREFIX}*"):  # left by a process killed while saving
         shutil.rmtree(old, ignore_errors=True)
@@ -73,6 +76,8 @@ def save_model(folder: Path, encoder, tokenizer, *, pooling: str, normalize: boo
         dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
         new_modules = write_sentence_transformers_files(staging, dim=dim, pooling=pooling, normalize=normalize,
                                                         max_seq_length=max_seq_length)
+        if prompts:
+            write_st_prompts(staging, prompts)
         old_modules = _module_folders(folder)
         for src in sorted(staging.rglob("*")):
             dest = folder / src.relative_to(staging)
@@ -159,6 +164,14 @@ def model_card(*, name: str, base: str, recipe_path: str, recipe_sha: str, recip
         "",
         f"Pooling: `{pooling}`" + (", L2-normalised" if normalize else "") + f"; {dim} dimensions.",
     ]
+    if recipe.get("prompts"):
+        default = recipe.get("default_prompt_name")
+        lines += ["", "Prompts (`encode(..., prompt_name=NAME)`; " + (f"`{default}` when none is named" if default
+                  else "none unless one is named") + "): "
+                  + ", ".join(f"`{k}` = `{v!r}`" for k, v in sorted(recipe["prompts"].items())) + "."]
+    if obj.get("matryoshka_dims"):
+        lines += ["", (f"Trained for truncation (Matryoshka) at {obj['matryoshka_dims']} dimensions: "
+                  "`encode(..., truncate_dim=N)`, then L2-normalise, keeps most of the quality at those sizes.")]
     if pooling == "avg_first_last":
         lines += ["", ("**Note:** `avg_first_last` (mean of transformer layer 1 plus mean of the last layer, "
                   "halved) is not one of sentence-transformers' poolings: `modules.json` names mlctl-zoo's "

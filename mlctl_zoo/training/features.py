@@ -25,16 +25,27 @@ class Tokenised:
         return [len(x) for x in self.ids]
 
 
-def tokenise(tokenizer, texts: list[str], max_length: int, offsets: bool = False, batch: int = 4096):
-    """Token ids (truncated to ``max_length``) and special-token masks; with ``offsets`` the offset maps."""
+def tokenise(tokenizer, texts: list[str], max_length: int, offsets: bool = False, batch: int = 4096,
+             prompt: str = ""):
+    """Token ids (truncated to ``max_length``) and special-token masks; with ``offsets`` the offset maps.
+
+    ``prompt`` is put before every text (``models.prompts``, as sentence-transformers does); its tokens are
+    marked special (never masked for MLM, never aligned as a word) and the offsets stay those of the text."""
     ids, special, offs = [], [], []
+    n = len(prompt)
     for start in range(0, len(texts), batch):
-        enc = tokenizer(texts[start : start + batch], truncation=True, max_length=max_length,
-                        return_special_tokens_mask=True, return_offsets_mapping=offsets)
+        chunk = [prompt + t for t in texts[start : start + batch]] if n else texts[start : start + batch]
+        enc = tokenizer(chunk, truncation=True, max_length=max_length, return_special_tokens_mask=True,
+                        return_offsets_mapping=offsets or bool(n))
         ids.extend(enc["input_ids"])
-        special.extend(enc["special_tokens_mask"])
-        if offsets:
-            offs.extend(enc["offset_mapping"])
+        if not n:
+            special.extend(enc["special_tokens_mask"])
+            offs.extend(enc["offset_mapping"] if offsets else [])
+            continue
+        for sp, off in zip(enc["special_tokens_mask"], enc["offset_mapping"]):
+            special.append([1 if s or (b > a and a < n) else 0 for s, (a, b) in zip(sp, off)])
+            if offsets:  # special tokens' (0, 0) become empty spans before the text: never part of a word
+                offs.append([(a - n, b - n) for a, b in off])
     return Tokenised(ids, special), (offs if offsets else None)
 
 

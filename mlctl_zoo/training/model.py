@@ -24,6 +24,7 @@ from mlctl_zoo.training.losses import (
     CONTRASTIVE,
     label_contrast,
     mask_tokens,
+    matryoshka,
     mlm_loss,
     mse_distill,
     probe_features,
@@ -112,6 +113,15 @@ class TrainModule(nn.Module):
         return masked_mean(last, m)
 
     # -- objectives -----------------------------------------------------------------------------------
+    def contrast(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The recipe's contrastive loss of pairs (q_i, k_i): on the whole vectors, or summed over the
+        ``objective.matryoshka_dims`` prefixes (``losses/matryoshka.py``)."""
+        obj = self.objective
+        fn = CONTRASTIVE.get(obj.loss)
+        if not obj.matryoshka_dims:
+            return fn(q, k, obj.temperature, obj.symmetric)
+        return matryoshka(fn, q, k, obj.matryoshka_dims, obj.matryoshka_weights, obj.temperature, obj.symmetric)
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         if batch["kind"] == "labelled":
             return self._labelled(batch)
@@ -131,8 +141,7 @@ class TrainModule(nn.Module):
             parts["mse"] = mse_distill(snt_en, snt_xx, t_en)
             total = parts["mse"]
         else:  # in-batch negatives from every process's rows
-            parts["snt"] = CONTRASTIVE.get(obj.loss)(gather_rows(snt_en), gather_rows(snt_xx), obj.temperature,
-                                                     obj.symmetric)
+            parts["snt"] = self.contrast(gather_rows(snt_en), gather_rows(snt_xx))
             total = parts["snt"]
         if "word" in obj.levels:
             spans = b["word_spans"].clone()  # [B, 4]: en start, en end, xx start, xx end; -1 = none
@@ -154,7 +163,9 @@ class TrainModule(nn.Module):
                 n_words = w_en.size(0)
             parts["word_pairs"] = torch.tensor(float(n_words))
             if n_words >= 2:
-                parts["word"] = word_contrast(w_en, w_xx, obj.loss, obj.temperature, obj.symmetric)
+                # the CCE head's outputs are no prefix of the served vector: Matryoshka applies to plain word vectors
+                parts["word"] = (self.contrast(w_en, w_xx) if self.cce is None and obj.matryoshka_dims else
+                                 word_contrast(w_en, w_xx, obj.loss, obj.temperature, obj.symmetric))
                 total = total + obj.word_weight * parts["word"]
         if self.mlm is not None:
             parts["mlm"] = self._mlm(b)

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlctl_zoo.config.loader import RecipeInfo
 from mlctl_zoo.config.recipe import Recipe
+from mlctl_zoo.models.prompts import Prompts
 from mlctl_zoo.training.checkpoint import STATE_DIR, model_card, save_model, write_card
 from mlctl_zoo.utils.files import hash_tree
 from mlctl_zoo.utils.provenance import package_versions, utc_now
@@ -51,8 +52,9 @@ def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: 
     """Save the model and its card into ``out``, drop the resumable states, and add the entry to ``zoo``."""
     r = recipe
     normalize = bool(resolved.normalize)
+    prompts = Prompts(dict(r.prompts), r.default_prompt_name)
     save_model(out, encoder, tokenizer, pooling=r.objective.pooling, normalize=normalize,
-               max_seq_length=_max_seq_length(resolved, tokenizer))
+               max_seq_length=_max_seq_length(resolved, tokenizer), prompts=prompts)
     versions = package_versions()
     base_model, base_name = base_record(resolved, zoo)
     dim = int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
@@ -69,10 +71,21 @@ def register_run(*, name: str, out: Path, encoder, tokenizer, resolved, recipe: 
         recipe={"path": info.path, "sha256": info.sha256, "overrides": info.overrides,
                 "files": info.files},
         data=data, seed=r.training.seed, checkpoint=checkpoint_record(zoo, out.resolve()), created=utc_now(),
-        versions=versions, training=metrics,
+        versions=versions, training={**metrics, **matryoshka_record(r)},
+        prompts=dict(prompts.prompts), default_prompt_name=prompts.default,
     )
     zoo.add(entry)
     return entry
+
+
+def matryoshka_record(recipe: Recipe) -> dict[str, Any]:
+    """The truncations the model was trained for, under the entry's ``training`` (what ``serve`` reads to accept
+    ``dimensions``); nothing for a model trained on whole vectors only."""
+    obj = recipe.objective
+    if not obj.matryoshka_dims:
+        return {}
+    return {"matryoshka_dims": list(obj.matryoshka_dims),
+            "matryoshka_weights": list(obj.matryoshka_weights or [1.0] * len(obj.matryoshka_dims))}
 
 
 def data_record(recipe: Recipe, parallel, labelled_stats: list, n_labelled: int, word_stats: dict[str, int],

@@ -156,6 +156,10 @@ def make_module(recipe: Recipe, encoder, tokenizer):
             raise ConfigError(f"objective.mlm_weight: the tokenizer of {r.model.name} has no mask token; "
                               "set objective.mlm_weight: 0")
         mask_id = sentinel
+    dims, dim = r.objective.matryoshka_dims, int(getattr(encoder.config, "d_model", None) or encoder.config.hidden_size)
+    if dims and dims[0] > dim:
+        raise ConfigError(f"objective.matryoshka_dims: {dims[0]} exceeds the {dim} dimensions of {r.model.name}'s "
+                          f"vectors; start the list at {dim} or below")
     return TrainModule(encoder, r.objective, teacher=teacher, mask_id=mask_id)
 
 

@@ -41,6 +41,8 @@ class FileRecord(_Strict):
     sha256: str | None = None
     pairs: int | None = None
     lang: str | None = None
+    # a `mine` output: the run that wrote it (zoo.mined: model, weights hash, the monolingual inputs and hashes)
+    mined: dict[str, Any] | None = None
 
 
 class Checkpoint(_Strict):
@@ -198,11 +200,22 @@ class _EntryBase(BaseModel):
     exports: list[ExportRecord] = Field(default_factory=list)
     # result key (task[-lite]@protocol id, see zoo.results) -> result summary; bench fills it
     results: dict[str, ResultSummary] = Field(default_factory=dict)
+    # the model's named prompts and the one applied when none is named (models.prompts): they win over the
+    # checkpoint folder's config_sentence_transformers.json
+    prompts: dict[str, str] = Field(default_factory=dict)
+    default_prompt_name: str | None = None
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return validate_name(v)
+
+    @model_validator(mode="after")
+    def _default_prompt(self):
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            known = ", ".join(sorted(self.prompts)) or "none"
+            raise ValueError(f"default_prompt_name '{self.default_prompt_name}' is not one of the prompts ({known})")
+        return self
 
 
 class BaseEntry(_EntryBase):

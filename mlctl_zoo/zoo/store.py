@@ -237,7 +237,7 @@ class Zoo:
         """An entry as stored: no ``name`` key (the mapping key is the name), no empty optional fields."""
         data = entry.model_dump(mode="json", exclude_none=True)
         data.pop("name", None)
-        for key in ("exports", "results", "languages", "description", "versions", "training"):
+        for key in ("exports", "results", "languages", "description", "versions", "training", "prompts"):
             if key in data and not data[key]:
                 data.pop(key)
         return data

@@ -135,14 +135,17 @@ def _every_field_recipe(root: Path, model: Path) -> Path:
         },
         "objective": {"loss": "cz_nce", "levels": ["sentence", "word"], "temperature": 0.05, "symmetric": True,
                       "word_weight": 1.0, "mlm_weight": 0.1, "mlm_probability": 0.15, "label_weight": 0.5,
-                      "label_encoding": "joint+separate", "pooling": "mean", "projection_head": "cce"},
+                      "label_encoding": "joint+separate", "pooling": "mean", "projection_head": "cce",
+                      "matryoshka_dims": [32, 16], "matryoshka_weights": [1.0, 0.5]},
         "training": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.01, "batch_size": 4, "epochs": 1,
                      "max_steps": None, "max_length": 16, "labelled_batch_size": 4, "labelled_max_length": 24,
                      "labelled_steps": None, "warmup_ratio": 0.1, "scheduler": "cosine", "precision": "fp32",
                      "gradient_accumulation_steps": 2, "max_grad_norm": 1.0, "length_bucketing": True,
                      "bucket_chunk_batches": 2, "checkpoint_every": 1, "max_minutes": 30, "log_every": 1,
-                     "threads": 1, "seed": 3, "device": "cpu"},
+                     "threads": 1, "seed": 3, "device": "cpu",
+                     "prompt_names": {"en": "query", "xx": "passage", "labelled": "query"}},
         "output": {"name": "every-field", "dir": str(root / "out")},
+        "prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": "query",
     }
     path = root / "every-field.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")

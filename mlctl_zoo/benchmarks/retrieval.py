@@ -54,10 +54,14 @@ class RetrievalTask(Task):
     def embed(self, model, texts: list[str]) -> np.ndarray:
         return self.vectors.embed(model, texts)
 
-    def pair_accuracy(self, model, src: list[str], tgt: list[str]) -> tuple[float, float]:
-        """(src->tgt, tgt->src) top-1 cosine nearest-neighbour accuracy of line-aligned lists."""
+    def pair_similarity(self, model, src: list[str], tgt: list[str]) -> np.ndarray:
+        """[len(src), len(tgt)] cosine similarities of line-aligned lists (src->tgt rows; ``.T`` the other way)."""
         if len(src) != len(tgt):
             raise ValueError(f"{len(src)} source and {len(tgt)} target sentences: not line-aligned")
         both = self.embed(model, src + tgt)
-        sim = cosine_matrix(both[: len(src)], both[len(src) :])
+        return cosine_matrix(both[: len(src)], both[len(src) :])
+
+    def pair_accuracy(self, model, src: list[str], tgt: list[str]) -> tuple[float, float]:
+        """(src->tgt, tgt->src) top-1 cosine nearest-neighbour accuracy of line-aligned lists."""
+        sim = self.pair_similarity(model, src, tgt)
         return retrieval_accuracy(sim), retrieval_accuracy(sim.T)

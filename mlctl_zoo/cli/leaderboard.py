@@ -10,15 +10,18 @@ import typer
 
 from mlctl_zoo.cli.common import RegistryOpt, console, get_zoo, print_json, print_table
 
-FORMATS = ("table", "markdown", "csv", "json", "html")
+FORMATS = ("table", "markdown", "csv", "json", "html", "mteb")
 
 
 def leaderboard(
     task: Annotated[list[str] | None, typer.Option("--task", help="only these tasks (repeat or comma-separate)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | markdown | csv | json | html (a self-contained "
-                                     "page: sortable, scores per language and lineage a click away)")] = "table",
+                                     "page: sortable, scores per language and lineage a click away) | mteb (the "
+                                     "retrieval and bitext results as MTEB's results files, in the folder "
+                                     "--output)")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE (atomically) instead of "
-                                                "the console; needed by --format html")] = None,
+                                                "the console; needed by --format html, a folder for "
+                                                "--format mteb")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="also write a bar chart (FILE.png)")] = None,
     registry: RegistryOpt = None,
     json_: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
@@ -36,6 +39,12 @@ def leaderboard(
         raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "html" and output is None:
         raise ConfigError("--format html writes a page: give --output FILE.html")
+    if fmt == "mteb" and output is None:
+        raise ConfigError("--format mteb writes MTEB's results files: give --output DIR")
+    if fmt == "mteb" and output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output}: --format mteb writes a folder, and this is a file")
+    if fmt == "mteb" and plot is not None:
+        raise ConfigError("--plot draws the leaderboard: not with --format mteb")
     if output is not None and fmt == "table":
         raise ConfigError("--output: choose a file format with --format (markdown, csv, json or html)")
     tasks = [t.strip() for item in (task or []) for t in item.split(",") if t.strip()] or None
@@ -48,6 +57,9 @@ def leaderboard(
         if t.removesuffix("-lite") not in TASKS:  # a task id, or its lite protocol (tatoeba-lite)
             raise ConfigError(f"--task: {unknown_name_message('task', t, TASKS.names())}")
     zoo = get_zoo(registry)
+    if fmt == "mteb":
+        _write_mteb(zoo, output, tasks)
+        return
     board = board_of(zoo, tasks)
     if plot is not None:
         from mlctl_zoo.benchmarks.report import plot as plot_board
@@ -76,6 +88,23 @@ def leaderboard(
             print_table(to_table(board, fold=console.is_terminal))
     if plot is not None and fmt == "table":
         console.print(f"[dim]chart: {plot}[/dim]")
+
+
+def _write_mteb(zoo, output: Path, tasks: list[str] | None) -> None:
+    from mlctl_zoo.benchmarks.mteb_format import write_mteb_results
+
+    done = write_mteb_results(zoo, output, tasks)
+    written = len([f for f in done.files if f.name != "model_meta.json"])
+    models = len(done.models)
+    if written:
+        console.print(f"{output}: {written} task files for {models} model{'s' if models != 1 else ''} (mteb's "
+                      f"format; mteb.ResultCache({str(output)!r}).load_results(include_remote=False) reads them)",
+                      highlight=False, markup=False)
+    else:
+        console.print("no retrieval or bitext results in the zoo yet (run `mlctl-zoo bench MODEL`): nothing written",
+                      highlight=False, markup=False)
+    for note in done.notes:
+        console.print(f"  {note}", style="dim", highlight=False, markup=False)
 
 
 def _json_text(board: dict) -> str:

@@ -52,7 +52,7 @@ SAME_LAYER: set[tuple[str, str]] = {
 # per API family, middleware, error mapping) below the factory and the runner that put the two together.
 INNER_LAYERS: dict[str, list[set[str]]] = {
     "serving": [
-        {"errors", "settings", "schemas", "metrics", "batching", "corpus", "model", "ui", "core"},
+        {"errors", "settings", "schemas", "metrics", "batching", "corpus", "quantize", "model", "ui", "core"},
         {"edge"},
         {"app", "server"},
     ],

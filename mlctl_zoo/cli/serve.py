@@ -55,7 +55,8 @@ def serve(**kw: Any) -> None:
     """Serve zoo models' ONNX exports over HTTP. Several MODELs share one server: the OpenAI `model` field or
     the /models/NAME/... routes pick one, and requests that name none go to the first.
 
-    POST /v1/embeddings (OpenAI), /, /embed, /similarity (text-embeddings-inference), /search (with --corpus);
+    POST /v1/embeddings (OpenAI), /, /embed, /similarity, /tokenize (text-embeddings-inference), /search (with
+    --corpus, kept in float32, int8 or binary: --corpus-precision); embedding_type int8/uint8 need --calibration;
     GET /health, /info, /metrics, /v1/models, and a page to try the models at /. A model with no export is
     exported first (--no-export-if-missing refuses). Every option is also an MLCTL_SERVE_* variable.
     There is no --json: the server logs to stderr, and GET /info is its description for machines."""
@@ -66,10 +67,11 @@ def serve(**kw: Any) -> None:
     names, registry = list(kw.pop("models") or []), kw.pop("registry")
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in kw.items()}
     settings = load_settings(model=names[0] if names else None, more_models=names[1:] or None, **given)
-    if settings.corpus is not None and not Path(settings.corpus).is_file():  # before any model is prepared
-        from mlctl_zoo.errors import ConfigError
+    for flag, file in (("--corpus", settings.corpus), ("--calibration", settings.calibration)):
+        if file is not None and not Path(file).is_file():  # before any model is prepared
+            from mlctl_zoo.errors import ConfigError
 
-        raise ConfigError(f"--corpus {settings.corpus!r}: no such file")
+            raise ConfigError(f"{flag} {file!r}: no such file")
     zoo = get_zoo(registry)
     if not settings.model_names:
         prepare(settings, zoo)  # says how to name a model

@@ -4,9 +4,10 @@
 them (``start``: one after another, in a daemon thread, or the encoders it was given) and drains them
 (``stop``). A slot admits a request only when every model is ready (:meth:`ModelSlot.require_ready`), counts
 its tokens, checks them against the limit, and hands the inputs to its own :class:`DynamicBatcher`, whose
-``max_concurrent_requests`` is the admission limit (a 429). ``embed``, ``similarity`` and ``search`` are the
-operations the HTTP edge (``serving/edge/``) calls with validated request fields; they raise
-:class:`~mlctl_zoo.serving.errors.ApiError`, whose type carries the HTTP status.
+``max_concurrent_requests`` is the admission limit (a 429). ``embed``, ``similarity``, ``search`` and ``tokenize``
+are the operations the HTTP edge (``serving/edge/``) calls with validated request fields; they raise
+:class:`~mlctl_zoo.serving.errors.ApiError`, whose type carries the HTTP status. A request's ``prompt_name`` (or
+the model's default prompt) is put before each input before anything counts its tokens.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 
 from mlctl_zoo.errors import ConfigError, MlctlError
 from mlctl_zoo.models.encoder import Encoder, l2_normalize
+from mlctl_zoo.models.prompts import apply_prompt
 from mlctl_zoo.serving.batching import BatcherClosed, DynamicBatcher, EncodeFailed, Overloaded
-from mlctl_zoo.serving.corpus import read_corpus, top_k
+from mlctl_zoo.serving.corpus import CorpusIndex, read_corpus
 from mlctl_zoo.serving.errors import ApiError, ErrorType
 from mlctl_zoo.serving.metrics import ServerMetrics
 from mlctl_zoo.serving.model import (
@@ -37,6 +39,7 @@ from mlctl_zoo.serving.model import (
     preload_runtime,
     wrap_encoder,
 )
+from mlctl_zoo.serving.quantize import CALIBRATED, Calibration, quantize
 from mlctl_zoo.serving.settings import ServeSettings
 
 log = logging.getLogger("uvicorn.error")
@@ -73,6 +76,17 @@ def check_dimensions(served: ServedModel, dims: int | None) -> int | None:
     return dims
 
 
+def prompted(served: ServedModel, texts: list[str], prompt_name: str | None) -> list[str]:
+    """``texts`` with the prompt named (None: the model's default, if any) put before each, as
+    sentence-transformers' ``encode(..., prompt_name=...)`` does; an unknown name is a 422 naming the known ones."""
+    if prompt_name is not None and prompt_name not in served.prompts.prompts:
+        known = ", ".join(sorted(served.prompts.prompts))
+        have = f"its prompts: {known}" if known else "it has no prompts; omit prompt_name"
+        raise ApiError(ErrorType.UNKNOWN_PROMPT, f"unknown prompt_name '{prompt_name}' for model '{served.name}' "
+                       f"({have}; GET /info lists them)")
+    return apply_prompt(texts, served.prompts, prompt_name)
+
+
 class ModelSlot:
     """One served model: the model once loaded, its own batcher and limits, its metrics, its corpus vectors."""
 
@@ -82,7 +96,8 @@ class ModelSlot:
         self.served: ServedModel | None = None
         self.batcher: DynamicBatcher | None = None
         self.metrics = state.metrics.per_model[name]
-        self.corpus_vecs: np.ndarray | None = None
+        self.corpus_index: CorpusIndex | None = None
+        self.calibration: Calibration | None = None
         self.encode_batch_size: int | None = None
 
     @property
@@ -105,11 +120,19 @@ class ModelSlot:
 
     # ---- start -----------------------------------------------------------------------------------
     def embed_corpus(self, served: ServedModel) -> None:
-        """Embed the server's corpus with this model (at start, before the model is ready)."""
-        texts = self.state.corpus
-        if texts:
-            vecs = served.encoder.encode(texts, batch_size=32, normalize=False)
-            self.corpus_vecs = l2_normalize(np.ascontiguousarray(vecs, dtype=np.float32))
+        """Embed the calibration texts and the corpus with this model (at start, before the model is ready), with
+        the model's default prompt; keep the corpus in ``corpus_precision``."""
+        state, s = self.state, self.state.settings
+        if state.calibration:
+            vecs = served.encoder.encode(prompted(served, state.calibration, None), batch_size=32, normalize=False)
+            self.calibration = Calibration(str(s.calibration), np.ascontiguousarray(vecs, dtype=np.float32))
+        if state.corpus:
+            vecs = served.encoder.encode(prompted(served, state.corpus, None), batch_size=32, normalize=False)
+            vecs = l2_normalize(np.ascontiguousarray(vecs, dtype=np.float32))
+            cal = self.calibration
+            self.corpus_index = CorpusIndex(vecs, s.corpus_precision, rescore_multiplier=s.rescore_multiplier,
+                                            ranges=cal.ranges(True, None) if cal is not None else None,
+                                            ranges_from=f"--calibration {s.calibration}" if cal is not None else None)
 
     def start_serving(self, served: ServedModel) -> None:
         s = self.state.settings
@@ -145,10 +168,12 @@ class ModelSlot:
             return served.count_tokens(texts)
         return await asyncio.to_thread(served.count_tokens, texts)
 
-    async def encode(self, texts: list[str], *, truncate: bool | None, field: str) -> tuple[np.ndarray, int]:
-        """Raw vectors for validated ``texts`` and the prompt tokens counted (``truncate`` None: the server's
-        ``auto_truncate``)."""
+    async def encode(self, texts: list[str], *, truncate: bool | None, field: str,
+                     prompt_name: str | None = None) -> tuple[np.ndarray, int]:
+        """Raw vectors for validated ``texts`` (with the prompt named, or the default) and the prompt tokens
+        counted (``truncate`` None: the server's ``auto_truncate``)."""
         served = self.require_ready()
+        texts = prompted(served, texts, prompt_name)
         truncate = self.state.settings.auto_truncate if truncate is None else truncate
         lengths = await self.count_tokens(served, texts)
         limit = served.max_input_tokens
@@ -178,15 +203,25 @@ class ModelSlot:
 
     # ---- operations ------------------------------------------------------------------------------
     async def embed(self, inputs: str | list[str], *, field: str, truncate: bool | None, normalize: bool = True,
-                    dimensions: int | None = None) -> tuple[np.ndarray, int]:
-        """Vectors for a request's ``inputs`` (the first ``dimensions``, L2-normalised when ``normalize``) and
+                    dimensions: int | None = None, prompt_name: str | None = None,
+                    embedding_type: str = "float") -> tuple[np.ndarray, int]:
+        """Vectors for a request's ``inputs`` (the first ``dimensions``, L2-normalised when ``normalize``,
+        quantised as ``embedding_type``: float32, int8 or uint8 ``[n, dim]``, packed bits ``[n, dim / 8]``) and
         the prompt tokens."""
         texts = as_texts(inputs, field, self.state.settings.max_client_batch_size)
         dims = check_dimensions(self.require_ready(), dimensions)
-        vecs, tokens = await self.encode(texts, truncate=truncate, field=field)
+        if embedding_type in CALIBRATED and self.calibration is None:
+            raise ApiError(ErrorType.NO_CALIBRATION, f"embedding_type '{embedding_type}' needs calibration ranges: "
+                           "start the server with --calibration FILE (one text per line, embedded at start); "
+                           "binary and ubinary need none")
+        vecs, tokens = await self.encode(texts, truncate=truncate, field=field, prompt_name=prompt_name)
         if dims is not None:
             vecs = vecs[:, :dims]
-        return (l2_normalize(vecs) if normalize else vecs), tokens
+        vecs = l2_normalize(vecs) if normalize else vecs
+        if embedding_type != "float":
+            ranges = self.calibration.ranges(normalize, dims) if embedding_type in CALIBRATED else None
+            vecs = quantize(vecs, embedding_type, ranges)
+        return vecs, tokens
 
     async def similarity(self, source_sentence: str, sentences: list[str], *, truncate: bool | None) -> np.ndarray:
         """Cosine of each of ``sentences`` to ``source_sentence``."""
@@ -199,15 +234,32 @@ class ModelSlot:
         return vecs[1:] @ vecs[0]
 
     async def search(self, query: str, k: int) -> list[dict[str, Any]]:
-        """The ``k`` corpus sentences nearest to ``query``, best first: ``{"index", "text", "score"}``."""
+        """The ``k`` corpus sentences nearest to ``query``, best first: ``{"index", "text", "score"}`` (a quantised
+        corpus: the rescored score, ``serving/corpus.py``)."""
         texts = as_texts(query, "query", 1)
         corpus = self.state.corpus
         if corpus is None:
             raise ApiError(ErrorType.NO_CORPUS, "this server has no corpus to search: start it with --corpus FILE "
                            "(one sentence per line)")
         vecs, _ = await self.encode(texts, truncate=True, field="query")
-        hits = top_k(self.corpus_vecs, l2_normalize(vecs)[0], k)
+        hits = self.corpus_index.search(l2_normalize(vecs)[0], k)
         return [{"index": i, "text": corpus[i], "score": score} for i, score in hits]
+
+    async def tokenize(self, inputs: str | list[str], *, add_special_tokens: bool,
+                       prompt_name: str | None) -> list[list[dict[str, Any]]]:
+        """Each input's tokens as the model sees them (with its prompt, cut at the model's limit as encoding cuts
+        an input), text-embeddings-inference's ``/tokenize`` answer."""
+        texts = as_texts(inputs, "inputs", self.state.settings.max_client_batch_size)
+        served = self.require_ready()
+        texts = prompted(served, texts, prompt_name)
+        if sum(len(t) for t in texts) <= INLINE_COUNT_CHARS:
+            out = served.tokens(texts, add_special_tokens)
+        else:
+            out = await asyncio.to_thread(served.tokens, texts, add_special_tokens)
+        if out is None:
+            raise ApiError(ErrorType.NO_TOKENIZER, f"model '{self.name}' was given without a tokenizers-library "
+                           "tokenizer, so it cannot list its tokens")
+        return out
 
     def describe(self) -> dict[str, Any]:
         """This model in ``GET /info``."""
@@ -221,9 +273,11 @@ class ModelSlot:
             out.update(backend=served.backend, device=served.device, provider=served.provider,
                        embedding_dim=served.dim, pooling=getattr(served.encoder, "pooling", None),
                        dimensions=list(served.matryoshka_dims) if served.matryoshka_dims else None,
-                       **served.info)
-        if self.corpus_vecs is not None:
-            out["corpus"] = {"sentences": len(self.corpus_vecs), "bytes": int(self.corpus_vecs.nbytes)}
+                       prompts=served.prompts.to_json(), **served.info)
+        if self.corpus_index is not None:
+            out["corpus"] = self.corpus_index.describe()
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.describe()
         return out
 
 
@@ -235,11 +289,13 @@ class ServerState:
     """
 
     def __init__(self, settings: ServeSettings, names: list[str], corpus: list[str] | None = None, *,
-                 given: dict[str, ServedModel] | None = None, loader: Loader | None = None) -> None:
+                 given: dict[str, ServedModel] | None = None, loader: Loader | None = None,
+                 calibration: list[str] | None = None) -> None:
         self.settings = settings
         self.metrics = ServerMetrics(names)
         self.slots: dict[str, ModelSlot] = {}
         self.corpus = corpus
+        self.calibration = calibration
         self.load_error: str | None = None
         self.closing = False
         self.created = int(time.time())
@@ -257,7 +313,9 @@ class ServerState:
         """The state for ``settings``: the models it names, or the encoder(s) given (see ``create_app``)."""
         names, given = _names_and_encoders(settings, encoder)
         corpus = read_corpus(settings.corpus, settings.max_corpus_lines) if settings.corpus else None
-        return cls(settings, names, corpus, given=given, loader=loader)
+        calibration = (read_corpus(settings.calibration, settings.max_corpus_lines, "--calibration")
+                       if settings.calibration else None)
+        return cls(settings, names, corpus, given=given, loader=loader, calibration=calibration)
 
     @property
     def name(self) -> str | None:
@@ -299,7 +357,7 @@ class ServerState:
             return
         for name, served in self.given.items():
             served.info.setdefault("memory", _memory(served, None))  # not measured: loaded by the caller
-            if self.corpus:
+            if self.corpus or self.calibration:
                 await asyncio.to_thread(self.slots[name].embed_corpus, served)
             self.slots[name].start_serving(served)
 

@@ -29,6 +29,9 @@ class ErrorType(StrEnum):
     EMPTY_INPUT = "empty_input", 422
     DIMENSIONS_NOT_SUPPORTED = "dimensions_not_supported", 422
     INVALID_DIMENSIONS = "invalid_dimensions", 422
+    UNKNOWN_PROMPT = "unknown_prompt", 422
+    NO_CALIBRATION = "no_calibration", 422
+    NO_TOKENIZER = "no_tokenizer", 422
     UNAUTHORIZED = "unauthorized", 401
     # what it asks for
     NOT_FOUND = "not_found", 404

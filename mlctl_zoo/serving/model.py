@@ -21,9 +21,10 @@ from mlctl_zoo.export.exporter import export_model
 from mlctl_zoo.models.encoder import Encoder
 from mlctl_zoo.models.exports import select_export
 from mlctl_zoo.models.onnx_encoder import OnnxEncoder
+from mlctl_zoo.models.prompts import NO_PROMPTS, Prompts
 from mlctl_zoo.models.providers import physical_cores
 from mlctl_zoo.models.resolve import ResolvedModel, resolve_model
-from mlctl_zoo.models.tokenizer import model_token_limit
+from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit
 from mlctl_zoo.models.torch_encoder import TorchEncoder
 from mlctl_zoo.zoo.store import Zoo
 
@@ -47,9 +48,12 @@ class ServedModel:
     # the zoo records it as ``training.matryoshka_dims`` of a trained entry. None: truncation refused.
     matryoshka_dims: tuple[int, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # the model's named prompts and default (sentence-transformers' config, or the zoo entry's)
+    prompts: Prompts = NO_PROMPTS
 
     def __post_init__(self) -> None:
         self._count = token_counter(self.encoder)
+        self._tokenizer = truncating_tokenizer(self.encoder)
 
     @property
     def dim(self) -> int:
@@ -59,6 +63,47 @@ class ServedModel:
         """Tokens per text (special tokens included), *not* truncated, so over-long inputs show.
         Safe to call from several threads while the encoder runs."""
         return self._count(texts)
+
+    def tokens(self, texts: Sequence[str], add_special_tokens: bool = True) -> list[list[dict[str, Any]]] | None:
+        """Each text's tokens as the model sees them (cut at the encoder's ``max_length``, as encoding cuts a
+        text), in text-embeddings-inference's shape: ``{"id", "text", "special", "start", "stop"}``, ``start`` and
+        ``stop`` the characters of ``text`` the token covers (None for a special token, whose ``text`` is the token
+        itself). None when the encoder has no tokenizer of the ``tokenizers`` library."""
+        if self._tokenizer is None:
+            return None
+        out = []
+        for text, enc in zip(texts, self._tokenizer.encode_batch(list(texts), add_special_tokens=True), strict=True):
+            toks = []
+            for tid, tok, (start, stop), special in zip(enc.ids, enc.tokens, enc.offsets, enc.special_tokens_mask,
+                                                       strict=True):
+                if special:
+                    if add_special_tokens:
+                        toks.append({"id": tid, "text": tok, "special": True, "start": None, "stop": None})
+                else:
+                    toks.append({"id": tid, "text": text[start:stop], "special": False, "start": start, "stop": stop})
+            out.append(toks)
+        return out
+
+
+def truncating_tokenizer(encoder: Encoder) -> Tokenizer | None:
+    """A ``tokenizers`` tokenizer that cuts as the encoder does (at its ``max_length``, on its truncation side),
+    without padding: the export's ``tokenizer.json`` beside an ONNX graph, a Hugging Face fast tokenizer's
+    backend; None for an encoder with neither."""
+    tok = getattr(encoder, "tokenizer", None)
+    path = getattr(encoder, "model_path", None)
+    backend = getattr(tok, "backend_tokenizer", None)
+    if path is not None and (Path(path).parent / TOKENIZER_FILE).is_file():
+        out = Tokenizer.from_file(str(Path(path).parent / TOKENIZER_FILE))
+    elif backend is not None:
+        out = Tokenizer.from_str(backend.to_str())
+    else:
+        return None
+    side = getattr(tok, "truncation_side", "right")
+    limit = getattr(encoder, "max_length", None) or getattr(tok, "model_max_length", None)
+    out.no_padding()
+    if isinstance(limit, int) and limit > 0:
+        out.enable_truncation(limit, direction=side if side in ("left", "right") else "right")
+    return out
 
 
 def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
@@ -106,8 +151,10 @@ def wrap_encoder(encoder: Encoder | ServedModel, name: str | None = None,
     limit = int(getattr(encoder, "max_length", 512) or 512)
     if max_input_tokens is not None:
         limit = min(limit, max_input_tokens)
+    prompts = getattr(encoder, "prompts", None)
     return ServedModel(encoder=encoder, name=name or encoder.name, max_input_tokens=limit,
-                       provider=getattr(encoder, "provider", None))
+                       provider=getattr(encoder, "provider", None),
+                       prompts=prompts if isinstance(prompts, Prompts) else NO_PROMPTS)
 
 
 def pick_device(device: str, backend: str = "onnx") -> str:
@@ -298,4 +345,4 @@ def _load(settings, zoo, resolved: ResolvedModel, device: str) -> ServedModel:
         info["export"] = export_record
     return ServedModel(encoder=encoder, name=name, max_input_tokens=min(limit, int(encoder.max_length)),
                        backend=settings.backend, device=device, provider=provider,
-                       matryoshka_dims=matryoshka_dims(resolved), info=info)
+                       matryoshka_dims=matryoshka_dims(resolved), info=info, prompts=resolved.prompts)

@@ -12,8 +12,12 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlctl_zoo.serving.errors import ApiError, ErrorType
+from mlctl_zoo.serving.quantize import EmbeddingType
 
 TextOrTexts = str | list[str]
+PROMPT_NAME = "one of the model's prompts (GET /info lists them), put before each input; omitted: its default"
+EMBEDDING_TYPE = ("float (default), or int8, uint8, binary, ubinary: quantised as sentence-transformers' "
+                  "quantize_embeddings does (int8 and uint8 need serve --calibration)")
 
 
 class _Request(BaseModel):
@@ -30,12 +34,15 @@ class EmbeddingsRequest(_Request):
     input: TextOrTexts = Field(description="a string or a list of strings (token-id input is not supported)")
     model: str | None = Field(default=None, description="the served model's zoo name, or omitted")
     encoding_format: Literal["float", "base64"] = Field(
-        default="float", description="base64: little-endian float32 bytes, as the OpenAI client expects"
+        default="float", description="base64: the vector's bytes (float: little-endian float32, as the OpenAI "
+        "client expects; int8 and binary: signed bytes; uint8 and ubinary: unsigned bytes)"
     )
     dimensions: int | None = Field(
         default=None, description="keep the first N dimensions (models trained for truncation only)"
     )
     user: str | None = Field(default=None, description="accepted for OpenAI compatibility; ignored")
+    prompt_name: str | None = Field(default=None, description=PROMPT_NAME)
+    embedding_type: EmbeddingType = Field(default="float", description=EMBEDDING_TYPE)
 
 
 class EmbedRequest(_Request):
@@ -46,6 +53,18 @@ class EmbedRequest(_Request):
     inputs: TextOrTexts
     normalize: bool = True
     truncate: bool | None = Field(default=None, description="cut inputs over max_input_tokens (default: server's)")
+    prompt_name: str | None = Field(default=None, description=PROMPT_NAME)
+    embedding_type: EmbeddingType = Field(default="float", description=EMBEDDING_TYPE)
+
+
+class TokenizeRequest(_Request):
+    """``POST /tokenize`` (text-embeddings-inference): the tokens the served model sees."""
+
+    text_fields: ClassVar[tuple[str, ...]] = ("inputs",)
+
+    inputs: TextOrTexts
+    add_special_tokens: bool = Field(default=True, description="false: leave out the special tokens")
+    prompt_name: str | None = Field(default=None, description=PROMPT_NAME)
 
 
 class SimilarityInputs(_Request):
@@ -81,7 +100,7 @@ class RootRequest(_Request):
     truncation_direction: Literal["Right", "right"] | None = Field(
         default=None, description="only Right (the end of an input is cut) is supported"
     )
-    prompt_name: None = Field(default=None, description="prompts are not supported; omit it")
+    prompt_name: str | None = Field(default=None, description=PROMPT_NAME)
     parameters: dict | None = Field(default=None, description="accepted when empty (sentence-similarity sends {})")
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.models.choices import Backend, ServeDevice
+from mlctl_zoo.serving.quantize import CorpusPrecision
 
 ENV_PREFIX = "MLCTL_SERVE_"
 
@@ -68,7 +69,22 @@ class ServeSettings(BaseSettings):
     corpus: str | None = Field(
         default=None, description="text file, one sentence per line, embedded at start for POST /search"
     )
-    max_corpus_lines: int = Field(default=20_000, gt=0, description="sentences --corpus may hold; more is an error")
+    max_corpus_lines: int = Field(default=20_000, gt=0, description="sentences --corpus (and --calibration) may "
+                                  "hold; more is an error")
+    corpus_precision: CorpusPrecision = Field(
+        default="float32", description="how the --corpus vectors are kept: int8 (4x smaller; ranges from "
+        "--calibration, else the corpus) or binary (32x smaller); both rescore their top hits with the float32 query"
+    )
+    rescore_multiplier: int = Field(
+        default=4, ge=1, le=100, description="a quantised corpus keeps top_k x this many candidates from its first "
+        "pass for the float32 rescoring"
+    )
+
+    # ---- quantised embeddings ------------------------------------------------------------------
+    calibration: str | None = Field(
+        default=None, description="text file, one text per line, embedded at start: the per-dimension ranges "
+        "that embedding_type int8 and uint8 need"
+    )
 
     # ---- execution -------------------------------------------------------------------------------
     workers: int = Field(default=1, ge=1, le=64, description="inference threads running batches in parallel")
@@ -102,6 +118,8 @@ class ServeSettings(BaseSettings):
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"a model is named twice: {', '.join(dup)}; name each model once")
+        if self.corpus_precision != "float32" and self.corpus is None:
+            raise ValueError(f"corpus_precision {self.corpus_precision} without a corpus: give --corpus FILE too")
         if self.max_concurrent_requests < 1:
             raise ValueError("max_concurrent_requests must be >= 1")
         return self

@@ -46,7 +46,8 @@ def test_search_ranks_the_corpus_by_cosine(corpus_file):
         assert c.post("/search", json={"query": "x", "top_k": 0}).status_code == 422
         assert c.post("/search", json={"query": ""}).json()["error_type"] == "empty_input"
         info = c.get("/info").json()
-        assert info["corpus_sentences"] == 5 and info["models"][1]["corpus"] == {"sentences": 5, "bytes": 5 * 8 * 4}
+        assert info["corpus_sentences"] == 5 and info["models"][1]["corpus"] == {"sentences": 5, "bytes": 5 * 8 * 4,
+                                                                        "precision": "float32"}
         assert info["models"][0]["memory"]["rss_delta_bytes"] is None  # an encoder passed in is not measured
 
 

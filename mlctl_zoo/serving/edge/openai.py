@@ -22,7 +22,8 @@ async def embeddings(request: Request, name: str | None, state: ServerState):
     req = parse_body(EmbeddingsRequest, await read_body(request, settings.max_payload_bytes))
     slot = state.slot_for(req.model, name)
     vecs, tokens = await slot.embed(req.input, field="input", truncate=settings.auto_truncate,
-                                    dimensions=req.dimensions)
+                                    dimensions=req.dimensions, prompt_name=req.prompt_name,
+                                    embedding_type=req.embedding_type)
     body = await serialize(_openai_body, vecs, req.encoding_format, slot.name, tokens)
     return answer(body, slot.name)
 
@@ -42,7 +43,10 @@ async def models(request: Request):
 
 
 def _b64(vec: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(vec, dtype="<f4").tobytes()).decode("ascii")
+    """The vector's bytes: float as little-endian float32; int8/binary and uint8/ubinary one byte each."""
+    if vec.dtype.itemsize != 1:
+        vec = np.ascontiguousarray(vec, dtype="<f4")
+    return base64.b64encode(vec.tobytes()).decode("ascii")
 
 
 def _openai_body(vecs: np.ndarray, fmt: str, model: str, tokens: int) -> bytes:

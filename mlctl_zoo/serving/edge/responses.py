@@ -32,7 +32,10 @@ def _plain(obj: Any) -> Any:
 
 def finite(vecs: np.ndarray) -> np.ndarray:
     """The vectors as C-contiguous float32, refused when the encoder produced NaN or infinity (JSON has no
-    such numbers; orjson would write null): a server-side fault, answered 500 by the middleware."""
+    such numbers; orjson would write null): a server-side fault, answered 500 by the middleware. Quantised
+    vectors (integers, checked before they were quantised) pass as they are."""
+    if np.issubdtype(vecs.dtype, np.integer):
+        return np.ascontiguousarray(vecs)
     vecs = np.ascontiguousarray(vecs, dtype=np.float32)
     if not np.isfinite(vecs).all():
         raise ValueError("the encoder returned non-finite values (NaN or infinity)")

@@ -1,6 +1,6 @@
-"""text-embeddings-inference's API: ``POST /embed``, ``POST /similarity`` and the root ``POST /`` (what
-huggingface_hub's ``InferenceClient`` sends), each also as ``/models/{name}/...``; bodies are bare lists, so
-the answering model is named in the ``X-Model`` header only."""
+"""text-embeddings-inference's API: ``POST /embed``, ``POST /similarity``, ``POST /tokenize`` and the root
+``POST /`` (what huggingface_hub's ``InferenceClient`` sends), each also as ``/models/{name}/...``; bodies are
+bare lists, so the answering model is named in the ``X-Model`` header only."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from mlctl_zoo.serving.schemas import (
     RootRequest,
     SimilarityInputs,
     SimilarityRequest,
+    TokenizeRequest,
     parse_body,
 )
 
 router = APIRouter()
 
 
-async def _embed(slot: ModelSlot, inputs, normalize: bool, truncate: bool | None) -> Response:
-    vecs, _ = await slot.embed(inputs, field="inputs", truncate=truncate, normalize=normalize)
+async def _embed(slot: ModelSlot, inputs, normalize: bool, truncate: bool | None, prompt_name: str | None,
+                 embedding_type: str = "float") -> Response:
+    vecs, _ = await slot.embed(inputs, field="inputs", truncate=truncate, normalize=normalize,
+                               prompt_name=prompt_name, embedding_type=embedding_type)
     return answer(await serialize(lambda v: dumps(finite(v)), vecs), slot.name)
 
 
@@ -35,7 +38,16 @@ async def _similarity(slot: ModelSlot, inputs: SimilarityInputs, truncate: bool 
 @model_routes(router, "/embed", "Embeddings (text-embeddings-inference)", EmbedRequest)
 async def embed(request: Request, name: str | None, state: ServerState):
     req = parse_body(EmbedRequest, await read_body(request, state.settings.max_payload_bytes))
-    return await _embed(state.slot(name), req.inputs, req.normalize, req.truncate)
+    return await _embed(state.slot(name), req.inputs, req.normalize, req.truncate, req.prompt_name,
+                        req.embedding_type)
+
+
+@model_routes(router, "/tokenize", "The tokens the model sees (text-embeddings-inference)", TokenizeRequest)
+async def tokenize(request: Request, name: str | None, state: ServerState):
+    req = parse_body(TokenizeRequest, await read_body(request, state.settings.max_payload_bytes))
+    slot = state.slot(name)
+    tokens = await slot.tokenize(req.inputs, add_special_tokens=req.add_special_tokens, prompt_name=req.prompt_name)
+    return answer(await serialize(dumps, tokens), slot.name)
 
 
 @model_routes(router, "/similarity", "Cosine similarity of a source sentence to candidates", SimilarityRequest)
@@ -53,5 +65,8 @@ async def root(request: Request, name: str | None, state: ServerState):
                        "omit it")
     slot = state.slot(name)
     if isinstance(req.inputs, SimilarityInputs):
+        if req.prompt_name is not None:
+            raise ApiError(ErrorType.VALIDATION_ERROR, "'prompt_name' is for embedding inputs, not for "
+                           "{source_sentence, sentences}; omit it")
         return await _similarity(slot, req.inputs, req.truncate)
-    return await _embed(slot, req.inputs, req.normalize, req.truncate)
+    return await _embed(slot, req.inputs, req.normalize, req.truncate, req.prompt_name)

@@ -169,3 +169,30 @@ def test_mteb_format_needs_a_folder(tmp_path, registry):
     afile.write_text("x")
     res = CliRunner().invoke(app, ["leaderboard", "--format", "mteb", "--output", str(afile)])
     assert res.exit_code == 2 and "a folder" in res.output and "Traceback" not in res.output
+
+
+def test_one_file_per_task_and_what_is_left_out(tmp_path, registry, tiny_models, tiny_data):
+    """Of a model's Tatoeba results the complete full one is written (a lite run and a language subset are listed
+    in the notes), a --limit run is not MTEB's data, --task selects, and fine-tuned tasks are counted apart."""
+    runner = CliRunner()
+    zoo = Zoo(registry)
+    zoo.add(BaseEntry(name="tiny-bert", source=ModelSource(path=str(tiny_models["bert"]))))
+    full = _bench(runner, "tiny-bert", tiny_data, "--task", "tatoeba")["results"]["tatoeba"]
+    for args in (["--lite"], ["--langs", "de"], ["--limit", "2"]):
+        _bench(runner, "tiny-bert", tiny_data, "--task", "tatoeba", *args)
+    key, xnli = _xnli_frozen({"de": 40.0})  # a fine-tuned task's summary: the same fields, another task
+    zoo.set_result("tiny-bert", key.replace("xnli-frozen", "pawsx"), {**xnli, "task": "pawsx"})
+
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["leaderboard", "--format", "mteb", "--output", str(out), "--task", "tatoeba"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "a --limit sample" in text and "(one file per model revision and task)" in text
+    assert "other tasks" not in text  # --task tatoeba: pawsx is not looked at
+    (tat,) = out.glob("results/*/*/Tatoeba.json")
+    written = {s["hf_subset"]: s["main_score"] for s in json.loads(tat.read_text())["scores"]["test"]}
+    assert set(written) == {"deu-eng", "fra-eng"}  # the complete full run, not the subset or the lite one
+    assert json.loads(tat.read_text())["mlctl"]["protocol_id"] == full["protocol_id"]
+
+    res = runner.invoke(app, ["leaderboard", "--format", "mteb", "--output", str(tmp_path / "all")])
+    assert res.exit_code == 0 and "1 result(s) of other tasks" in " ".join(res.stdout.split())

@@ -36,8 +36,8 @@ PACKAGE = "mlctl_zoo"
 LAYERS: list[set[str]] = [
     {"mlctl_zoo", "errors", "utils"},
     {"zoo", "config"},
-    {"models"},
-    {"training", "benchmarks", "export"},
+    {"models", "search"},
+    {"training", "benchmarks", "export", "mine"},
     {"serving", "sweep"},
     {"cli"},
     {"__main__"},  # python -m mlctl_zoo: runs the CLI
@@ -59,7 +59,7 @@ INNER_LAYERS: dict[str, list[set[str]]] = {
 }
 # Third-party libraries slow or large enough to import only where used (inside functions).
 HEAVY = {"torch", "transformers", "onnxruntime", "onnx", "optimum", "accelerate", "datasets", "matplotlib",
-         "sklearn", "scipy", "seqeval", "simalign", "sentence_transformers", "tensorboard"}
+         "sklearn", "scipy", "seqeval", "simalign", "sentence_transformers", "tensorboard", "faiss"}
 # Libraries that are not dependencies: imported inside functions, under `except ImportError`.
 OPTIONAL = {"psutil"}
 

@@ -59,32 +59,6 @@ def bitext_mining_f1(sim: np.ndarray) -> float:
     return 100.0 * float(np.mean(np.where(pred == np.arange(n), 2.0 / (1.0 + hits), 0.0)))
 
 
-def knn_mean(sim: np.ndarray, k: int) -> np.ndarray:
-    """Mean similarity of each row to its ``k`` nearest columns (k capped at the column count)."""
-    k = min(k, sim.shape[1])
-    top = np.partition(sim, sim.shape[1] - k, axis=1)[:, -k:]
-    return top.mean(axis=1)
-
-
-def margin_scores(sim: np.ndarray, k: int = 4) -> np.ndarray:
-    """Ratio margin (Artetxe & Schwenk 2019): ``cos(x,y) / ((knn_x + knn_y) / 2)`` for every pair."""
-    fwd = knn_mean(sim, k)  # each source's mean similarity to its k nearest targets
-    bwd = knn_mean(sim.T, k)  # each target's mean similarity to its k nearest sources
-    return sim / ((fwd[:, None] + bwd[None, :]) / 2.0)
-
-
-def mine_candidates(sim: np.ndarray, k: int = 4) -> list[tuple[int, int, float]]:
-    """Margin-based mining, XTREME's BUCC 'max' strategy: each source's best target by margin score,
-    and each target's best source, de-duplicated, as (src, tgt, score) sorted by score descending."""
-    scores = margin_scores(sim, k)
-    cands: dict[tuple[int, int], float] = {}
-    for i, j in enumerate(np.argmax(scores, axis=1)):
-        cands[(i, int(j))] = float(scores[i, j])
-    for j, i in enumerate(np.argmax(scores, axis=0)):
-        cands[(int(i), j)] = float(scores[i, j])
-    return sorted(((i, j, s) for (i, j), s in cands.items()), key=lambda t: (-t[2], t[0], t[1]))
-
-
 def best_threshold_f1(candidates: Sequence[tuple[int, int, float]], gold: set[tuple[int, int]]) -> dict:
     """F1 of the mined pairs at the score threshold that maximises it on ``gold`` (BUCC's protocol).
 
@@ -104,37 +78,6 @@ def best_threshold_f1(candidates: Sequence[tuple[int, int, float]], gold: set[tu
         if f1 > best["f1"] / 100.0:
             best = {"f1": 100.0 * f1, "precision": 100.0 * p, "recall": 100.0 * r, "threshold": s, "mined": n}
     return best
-
-
-def mine_candidates_chunked(x: np.ndarray, y: np.ndarray, k: int = 4, chunk: int = 2048) -> list[tuple[int, int, float]]:
-    """``mine_candidates(x @ y.T, k)`` for L2-normalised ``x``, ``y`` without holding the full matrix twice:
-    rows are processed ``chunk`` at a time (BUCC zh-en is 8.6k x 13.6k)."""
-    n, m = len(x), len(y)
-    kx, ky = min(k, m), min(k, n)
-    fwd = np.empty(n, dtype=np.float64)
-    bwd_top = np.full((m, ky), -np.inf, dtype=np.float64)
-    for s in range(0, n, chunk):
-        sim = (x[s : s + chunk] @ y.T).astype(np.float64)
-        fwd[s : s + chunk] = np.partition(sim, m - kx, axis=1)[:, -kx:].mean(axis=1)
-        both = np.concatenate([bwd_top, sim.T], axis=1)
-        bwd_top = np.partition(both, both.shape[1] - ky, axis=1)[:, -ky:]
-    bwd = bwd_top.mean(axis=1)
-    cands: dict[tuple[int, int], float] = {}
-    col_best = np.full(m, -np.inf)
-    col_arg = np.zeros(m, dtype=np.int64)
-    for s in range(0, n, chunk):
-        sim = (x[s : s + chunk] @ y.T).astype(np.float64)
-        scores = sim / ((fwd[s : s + chunk, None] + bwd[None, :]) / 2.0)
-        for r, j in enumerate(np.argmax(scores, axis=1)):
-            cands[(s + r, int(j))] = float(scores[r, j])
-        arg = np.argmax(scores, axis=0)
-        val = scores[arg, np.arange(m)]
-        better = val > col_best
-        col_best[better] = val[better]
-        col_arg[better] = arg[better] + s
-    for j in range(m):
-        cands[(int(col_arg[j]), j)] = float(col_best[j])
-    return sorted(((i, j, s) for (i, j), s in cands.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
 def bootstrap_intervals(correct: dict[str, np.ndarray], resamples: int, seed: int,

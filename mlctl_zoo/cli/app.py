@@ -28,7 +28,7 @@ from mlctl_zoo.cli.common import err_console, show_library_progress
 # Command modules, in help order. Each is ``mlctl_zoo/cli/<name>.py`` exposing ``register(app)``, or
 # ``command()`` for a command built on first use; modules import torch & co. only inside their commands, so
 # wiring them all keeps --help instant.
-COMMAND_MODULES = ("recipes", "zoo", "train", "sweep", "bench", "leaderboard", "export", "serve")
+COMMAND_MODULES = ("recipes", "zoo", "train", "sweep", "bench", "leaderboard", "export", "mine", "serve")
 MAX_ERROR_CHARS = 400
 
 

@@ -44,6 +44,9 @@ class ParallelSource(_Strict):
     path: str | None = Field(default=None, description="file relative to the data directory (or absolute)")
     format: Literal["tsv", "jsonl"] = "tsv"
     fields: tuple[str, str] = Field(default=("english", "other"), description="JSONL field names (en, xx)")
+    columns: tuple[int, int] | None = Field(
+        default=None, description="TSV column positions, from 0, of the English and the other side (null = 0, 1); "
+        "a `mine` output whose English side is its target reads with [1, 0]")
     hub: HubSource | None = None
     weight: float = Field(default=1.0, gt=0, description="sampling weight relative to the other sources")
     max_pairs: int | None = Field(default=None, gt=0, description="cap on pairs taken from this source")
@@ -52,7 +55,17 @@ class ParallelSource(_Strict):
     def _has_location(self):
         if self.path is None and self.hub is None:
             raise ValueError("needs a local 'path' or a 'hub' dataset (or both)")
+        if self.columns is not None and (min(self.columns) < 0 or self.columns[0] == self.columns[1]):
+            raise ValueError(f"columns {list(self.columns)}: two different positions, from 0")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # columns' default is left out of the resolved recipe, so recipes written before it keep their hash
+        out = handler(self)
+        if self.columns is None:
+            out.pop("columns", None)
+        return out
 
 
 LABELS: dict[str, tuple[str, ...]] = {

@@ -26,6 +26,7 @@ from mlctl_zoo.config.recipe import LABELS, DataSpec, ParallelSource
 from mlctl_zoo.errors import DataError
 from mlctl_zoo.utils.files import iter_line_bytes, sha256_file
 from mlctl_zoo.utils.hub import load_hub_split
+from mlctl_zoo.zoo.mined import mined_lineage
 
 
 @dataclass
@@ -46,11 +47,14 @@ class SourceStats:
     read: int = 0
     used: int = 0
     bad: Counter = field(default_factory=Counter)
+    mined: dict | None = None  # the mining run that wrote the file (zoo.mined), when it is a `mine` output
 
     def record(self) -> dict:
         out = {"path": self.location, "lang": self.lang, "pairs": self.used}
         if self.sha256:
             out["sha256"] = self.sha256
+        if self.mined:
+            out["mined"] = self.mined
         return out
 
 
@@ -109,9 +113,12 @@ def resolve_local(path: str, data_dir: Path | None) -> Path | None:
     return data_dir / p
 
 
-def read_tsv_pairs(path: Path, stats: SourceStats, max_words: int | None = None) -> list[tuple[str, str]]:
-    """``english<TAB>other`` lines; lines without a tab, empty sides or undecodable bytes are counted."""
+def read_tsv_pairs(path: Path, stats: SourceStats, max_words: int | None = None,
+                   columns: tuple[int, int] = (0, 1)) -> list[tuple[str, str]]:
+    """``english<TAB>other`` lines (``columns``: the positions of the two, from 0); lines with too few columns,
+    empty sides or undecodable bytes are counted."""
     out = []
+    en_col, xx_col = columns
     for raw in iter_line_bytes(path):
         stats.read += 1
         try:
@@ -122,11 +129,11 @@ def read_tsv_pairs(path: Path, stats: SourceStats, max_words: int | None = None)
         if not line.strip():
             stats.read -= 1  # blank lines are not data
             continue
-        parts = line.split("\t", 2)
-        if len(parts) < 2:
+        parts = line.split("\t", max(columns) + 1)
+        if len(parts) <= max(columns):
             stats.bad["no_tab"] += 1
             continue
-        got = _clean(parts[0], parts[1], stats, max_words)
+        got = _clean(parts[en_col], parts[xx_col], stats, max_words)
         if got:
             out.append(got)
     return out
@@ -188,10 +195,11 @@ def read_source(src: ParallelSource, data_dir: Path | None, max_words: int | Non
     if local is not None:
         stats = SourceStats(src.lang, str(src.path), "file")
         if src.format == "tsv":
-            rows = read_tsv_pairs(local, stats, max_words)
+            rows = read_tsv_pairs(local, stats, max_words, src.columns or (0, 1))
         else:
             rows = read_jsonl_pairs(local, src.fields, stats, max_words)
         stats.sha256 = sha256_file(local)  # after reading: a file that is no data fails before it is hashed
+        stats.mined = mined_lineage(local, stats.sha256)  # a `mine` output: the run that wrote it
         return rows, stats
     if src.hub is not None:
         hub = src.hub

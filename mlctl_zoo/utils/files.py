@@ -8,7 +8,9 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from mlctl_zoo.errors import DataError, StorageError
 
@@ -56,8 +58,14 @@ def iter_line_bytes(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterat
     """The lines of a file as bytes without their line ends, streamed in bounded memory: a line longer than
     ``max_bytes`` (a 1 GB line, a row of ten million columns) is a ``DataError`` naming the file and line,
     raised as soon as the reader gets there; nothing holds more than ``max_bytes + 1`` bytes of one line."""
+    for _, raw in iter_line_spans(path, max_bytes):
+        yield raw
+
+
+def iter_line_spans(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+    """``iter_line_bytes`` with each line's byte offset in the file: (offset, line without its line end)."""
     with open(path, "rb") as f:
-        n = 0
+        n, offset = 0, 0
         while True:
             raw = f.readline(max_bytes + 1)
             if not raw:
@@ -65,7 +73,8 @@ def iter_line_bytes(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterat
             n += 1
             if len(raw) > max_bytes and not raw.endswith(b"\n"):
                 raise LineTooLong(path, n, max_bytes)
-            yield raw.rstrip(b"\n").rstrip(b"\r")
+            yield offset, raw.rstrip(b"\n").rstrip(b"\r")
+            offset += len(raw)
 
 
 def iter_lines(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
@@ -78,11 +87,11 @@ def iter_lines(path: str | Path, max_bytes: int = MAX_LINE_BYTES) -> Iterator[st
                             f"{raw[e.start:e.start + 4]!r})") from None
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A crash at any point leaves either the old file or the new one, never a mix.
-    """
+@contextmanager
+def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` with, in place only when the block ends without an error: it is written
+    to a temporary file in the same folder, fsynced, then renamed over ``path``, so a crash at any point
+    leaves either the old file or the new one, never a mix (for outputs too large to build in memory)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +105,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -109,6 +118,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             raise storage_error(path, e) from None
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A crash at any point leaves either the old file or the new one, never a mix.
+    """
+    with atomic_open(path) as f:
+        f.write(data)
 
 
 def storage_error(path: str | Path, err: OSError) -> StorageError:

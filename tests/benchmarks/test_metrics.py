@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -45,29 +43,6 @@ def test_retrieval_accuracy_from_similarity_matrix():
     # row 0 -> 0 (hit), row 1 -> 0 (miss), row 2 -> 2 (hit)
     assert metrics.retrieval_accuracy(sim) == pytest.approx(200 / 3)
     assert metrics.retrieval_accuracy(sim.T) == pytest.approx(100 * sum(np.argmax(sim.T[i]) == i for i in range(3)) / 3)
-
-
-def test_margin_score_matches_formula():
-    rng = np.random.default_rng(1)
-    sim = rng.uniform(-1, 1, size=(5, 7))
-    k = 3
-    got = metrics.margin_scores(sim, k)
-    for i, j in itertools.product(range(5), range(7)):
-        knn_x = sorted(sim[i], reverse=True)[:k]
-        knn_y = sorted(sim[:, j], reverse=True)[:k]
-        want = sim[i, j] / (sum(knn_x) / (2 * k) + sum(knn_y) / (2 * k))
-        assert got[i, j] == pytest.approx(want)
-
-
-def test_chunked_mining_equals_full_matrix():
-    rng = np.random.default_rng(2)
-    x, y = rng.normal(size=(23, 6)), rng.normal(size=(31, 6))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    y /= np.linalg.norm(y, axis=1, keepdims=True)
-    full = metrics.mine_candidates(x @ y.T, 4)
-    chunked = metrics.mine_candidates_chunked(x, y, 4, chunk=5)
-    assert [(i, j) for i, j, _ in full] == [(i, j) for i, j, _ in chunked]
-    assert np.allclose([s for *_, s in full], [s for *_, s in chunked])
 
 
 def test_best_threshold_f1_brute_force():

@@ -160,6 +160,17 @@ SLOTS += [
     ("zoo add --revision", NAME, lambda e, v: ["zoo", "add", "x", "--model", "org/x", "--revision", v], "--revision"),
     ("zoo add --pooling", NAME, lambda e, v: ["zoo", "add", "x", "--model", "org/x", "--pooling", v], "--pooling"),
     ("serve --export", NAME, lambda e, v: ["serve", "m", "--export", v], "--export"),
+    ("mine MODEL", NAME, lambda e, v: ["mine", v, "--src", e["recipe"], "--tgt", e["recipe"], "-o", "p.tsv"], "MODEL"),
+    ("mine --src", INPUT, lambda e, v: ["mine", "m", "--src", v, "--tgt", e["recipe"], "-o", "p.tsv"], "--src"),
+    ("mine --tgt", INPUT, lambda e, v: ["mine", "m", "--src", e["recipe"], "--tgt", v, "-o", "p.tsv"], "--tgt"),
+    ("mine --output", OUTPUT, lambda e, v: ["mine", "m", "--src", e["recipe"], "--tgt", e["recipe"], "-o", v],
+     "--output"),
+    # a prompt name is the model's own word (sentence-transformers allows any): only what no argument may hold
+    ("mine --prompt-name", ("empty", "long", "nul", "non-utf8"),
+     lambda e, v: ["mine", "m", "--src", e["recipe"], "--tgt", e["recipe"], "-o", "p.tsv", "--prompt-name", v],
+     "--prompt-name"),
+    ("bench --prompt-name", ("empty", "long", "nul", "non-utf8"),
+     lambda e, v: ["bench", "m", "--task", "tatoeba", "--prompt-name", v], "--prompt-name"),
 ]
 # what each command needs besides the argument under test (valid, so that only that argument is wrong)
 BASE = {
@@ -170,6 +181,7 @@ BASE = {
     "zoo verify": lambda e: ["zoo", "verify", "m"], "sweep run": lambda e: ["sweep", "run", e["recipe"], "--pairs", "8"],
     "sweep report": lambda e: ["sweep", "report", e["data"]],
     "sweep compare": lambda e: ["sweep", "compare", e["data"], e["data"], "--output", "out"],
+    "mine": lambda e: ["mine", "m", "--src", e["recipe"], "--tgt", e["recipe"], "-o", "p.tsv"],
 }
 # text that names nothing a file system or the zoo holds, with why no hostile value is wrong for it as such
 FREE_TEXT = {

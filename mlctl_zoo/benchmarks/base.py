@@ -93,6 +93,10 @@ class TaskContext:
     options: dict[str, Any] = field(default_factory=dict)  # the user's files (``Needs.user_files``: src, tgt)
     progress: Callable[[str], None] | None = None  # status lines for the user
     data_revisions: dict[str, str] = field(default_factory=dict)  # hub dataset id -> pinned revision
+    # what tasks that encode sentences with the model as it is apply (models.views.EncoderView): the model's
+    # prompt text before every input, and a Matryoshka truncation (None: the whole vector)
+    prompt: str = ""
+    dimensions: int | None = None
 
     def say(self, msg: str) -> None:
         if self.progress is not None:

@@ -10,6 +10,7 @@ from mlctl_zoo.benchmarks.metrics import cosine_matrix, retrieval_accuracy
 from mlctl_zoo.models.architectures import max_positions
 from mlctl_zoo.models.backends import load_encoder_for
 from mlctl_zoo.models.loading import load_config
+from mlctl_zoo.models.views import EncoderView
 
 
 def effective_max_length(model, wanted: int) -> int:
@@ -21,8 +22,9 @@ def effective_max_length(model, wanted: int) -> int:
 
 class SentenceEncoder:
     """The model's own sentence encoder for one task run, loaded on first use with the task's ``max_length``,
-    backend and device (``load_encoder_for(resolved, backend)``: the model's pooling, no fine-tuning). Tasks that
-    encode sentences hold one (composition): the retrieval tasks, and the frozen-encoder XNLI task."""
+    backend and device (``load_encoder_for(resolved, backend)``: the model's pooling, no fine-tuning), seen
+    through the run's prompt and truncation (``models.views.EncoderView``). Tasks that encode sentences hold one
+    (composition): the retrieval tasks, and the frozen-encoder XNLI task."""
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -33,7 +35,9 @@ class SentenceEncoder:
             ctx = self.task.ctx
             max_length = effective_max_length(model, int(self.task.hyperparameters().get("max_length", 128)))
             ctx.say(f"{self.task.meta.name}: loading {model.name} ({ctx.backend}, {ctx.device})")
-            self.loaded = load_encoder_for(model, ctx.backend, device=ctx.device, max_length=max_length)
+            encoder = load_encoder_for(model, ctx.backend, device=ctx.device, max_length=max_length)
+            self.loaded = EncoderView(encoder, ctx.prompt, ctx.dimensions) if ctx.prompt or ctx.dimensions \
+                else encoder
         return self.loaded
 
     def embed(self, model, texts: list[str], batch_size: int | None = None) -> np.ndarray:

@@ -30,6 +30,7 @@ from mlctl_zoo.errors import ConfigError, DataError
 from mlctl_zoo.models.choices import BACKENDS
 from mlctl_zoo.models.loading import ensure_available, refuse_remote_code
 from mlctl_zoo.models.resolve import resolve_model
+from mlctl_zoo.models.views import model_dim, resolve_dimensions
 from mlctl_zoo.utils.files import hash_tree, sha256_file
 from mlctl_zoo.utils.hub import offline_reason
 from mlctl_zoo.utils.paths import data_dir as resolve_data_dir
@@ -143,7 +144,8 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
                    data_dir: Path | None = None, limit: int | None = None, seed: int = 42, force: bool = False,
                    output: Path | None = None, progress: bool = True, options: dict[str, Any] | None = None,
                    on_status: Callable[[str], None] | None = None, lite: bool = False,
-                   data_revision: str | list[str] | dict | None = None) -> dict:
+                   data_revision: str | list[str] | dict | None = None, dimensions: int | None = None,
+                   prompt_name: str | None = None) -> dict:
     """Benchmark ``model`` (zoo name, hub id or local folder).
 
     Returns ``{"model": NAME, "suite": ..., "results": {TASK: {"metric", "scores", "average", "backend",
@@ -152,6 +154,13 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
     Tatoeba and bitext add ``scores_reverse`` (en->xx); BUCC adds ``thresholds``. ``data_dir`` None means
     $MLCTL_DATA_DIR, then the hub (``data_revision`` pins hub data sets, see ``parse_data_revisions``). The model
     is resolved and its config read before any data is loaded, so a missing model fails first.
+
+    Tasks that encode sentences with the model as it is (retrieval, xnli-frozen) put the model's prompt before
+    every input (``prompt_name``; None: its default prompt, if any) and, with ``dimensions``, keep the first N
+    components of each vector, L2-normalised again (Matryoshka). A named prompt and a truncation are part of the
+    result's protocol (a truncated result gets a key of its own, ``tatoeba-128d@...``); the default prompt's text
+    is part of the model's fingerprint. Fine-tuning tasks train the whole encoder: they apply neither, and are
+    skipped when ``dimensions`` is given.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
@@ -178,20 +187,28 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         refuse_remote_code(resolved)
     else:
         ensure_available(resolved)  # a model that does not exist fails here, before any data is loaded
+    prompt = resolved.prompts.text(prompt_name)  # an unknown name: ConfigError listing the model's prompts
+    dimensions = resolve_dimensions(dimensions, model_dim(resolved)) if dimensions is not None else None
     in_zoo = resolved.zoo is not None  # a zoo entry, or a shipped base model (copied into the zoo on first write)
     output = Path(output) if output is not None else zoo.root / "bench-results"  # beside the registry, zoo model or not
     fingerprint = model_fingerprint(resolved)
     run = _Run(resolved=resolved, fingerprint=fingerprint, suite=suite_name, lite=lite, backend=backend,
                device=device, batch_size=batch_size, seed=seed, root=root,
-               cli_options={k: v for k, v in (options or {}).items() if v is not None})
+               cli_options={k: v for k, v in (options or {}).items() if v is not None},
+               dimensions=dimensions, prompt_name=prompt_name)
 
     out: dict[str, Any] = {"model": resolved.name, "suite": suite_name, "lite": lite, "backend": backend,
                            "results": {}, "files": {}, "reused": [], "skipped": {}}
     for item in plan:
         cls = get_task(item.task)
+        as_is = not cls.meta.needs.fine_tuning  # encodes with the model as it is: prompt and truncation apply
+        if dimensions is not None and not as_is:
+            say(f"{item.task}: fine-tunes the whole encoder, so --dimensions does not apply; skipped")
+            continue
         ctx = TaskContext(data_dir=root, lite=lite, limit=item.limit, seed=seed, backend=backend, device=device,
                           batch_size=batch_size, options=item.options, progress=say,
-                          data_revisions=revisions if root is None else {})
+                          data_revisions=revisions if root is None else {}, prompt=prompt if as_is else "",
+                          dimensions=dimensions)
         task = cls(ctx)
         any_language = cls.meta.languages_from_data  # the user's files say which languages there are
         if item.langs is not None and not item.langs and not any_language:
@@ -206,6 +223,13 @@ def run_benchmarks(model: str, *, zoo: Zoo | None = None, suite: str | None = No
         protocol["model"] = fingerprint
         if task.backend() == "onnx" and in_zoo:  # a new export must not reuse the old export's scores
             protocol["model"] = {**fingerprint, "onnx_exports": [e.sha256 for e in resolved.entry.exports]}
+        # set only when used, so every protocol measured without them keeps its id
+        if dimensions is not None:
+            protocol["dimensions"] = dimensions
+        if as_is and prompt_name is not None:
+            protocol["prompt_name"] = prompt_name
+        if ctx.prompt:  # the model's own prompt text: a changed prompt must not reuse the old scores
+            protocol["model"] = {**protocol["model"], "prompt": ctx.prompt}
         psha = protocol_hash(protocol)
         path = result_path(output, resolved.name, item.task, lite, psha)
         record = None if force else read_result(path)
@@ -250,6 +274,8 @@ class _Run:
     seed: int
     root: Path | None
     cli_options: dict[str, Any]
+    dimensions: int | None = None
+    prompt_name: str | None = None
 
     def measure(self, task: Task, item: PlanItem, chosen: list[str], skipped: list[str], protocol: dict,
                 psha: str) -> BenchResult:
@@ -297,7 +323,9 @@ class _Run:
         if item.limit is not None:
             parts += ["--limit", str(item.limit)]
         for flag, value, name in (("--backend", task.backend(), "backend"), ("--device", self.device, "device"),
-                                  ("--batch-size", self.batch_size, "batch_size"), ("--seed", self.seed, "seed")):
+                                  ("--batch-size", self.batch_size, "batch_size"), ("--seed", self.seed, "seed"),
+                                  ("--dimensions", self.dimensions, "dimensions"),
+                                  ("--prompt-name", self.prompt_name, "prompt_name")):
             if value != default[name]:
                 parts += [flag, str(value)]
         for name in task.meta.needs.user_files:  # the files given on the command line (a suite's: --suite)

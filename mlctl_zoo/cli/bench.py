@@ -36,6 +36,8 @@ def bench(
     lite: Annotated[bool, typer.Option("--lite", help="the lite protocol (fixed subsets, fewer epochs), as suite xtreme-lite runs it")] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="at most N evaluation examples per language")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 42,
+    dimensions: Annotated[int | None, typer.Option("--dimensions", help="keep the first N components of each vector, L2-normalised again (Matryoshka); a result of its own. Tasks that fine-tune are skipped")] = None,
+    prompt_name: Annotated[str | None, typer.Option("--prompt-name", help="the model's prompt to put before every input (default: its default prompt, if any)")] = None,
     force: Annotated[bool, typer.Option("--force", help="recompute finished results")] = False,
     output: Annotated[Path | None, typer.Option("--output", help="result folder (default: bench-results/ beside the registry)")] = None,
     list_: Annotated[bool, typer.Option("--list", help="list tasks and suites, then exit")] = False,
@@ -66,6 +68,7 @@ def bench(
         model, zoo=get_zoo(registry), suite=suite, tasks=tasks, langs=langs.split(",") if langs else None,
         backend=backend.value, device=device.value, batch_size=batch_size, data_dir=data_dir, limit=limit, seed=seed,
         force=force, output=output, progress=not json_, options=options, lite=lite, data_revision=data_revision,
+        dimensions=dimensions, prompt_name=prompt_name,
     )
     if json_:
         print_json(result)

@@ -31,6 +31,7 @@ def export(
     opset: Annotated[int | None, typer.Option(help="ONNX opset (default 14)")] = None,
     output: Annotated[Path | None, typer.Option(help="folder for the model (default: exports/MODEL/VARIANT beside the registry)")] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing export in the output folder")] = False,
+    dimensions: Annotated[int | None, typer.Option("--dimensions", help="a Matryoshka model's first N components, L2-normalised in the graph (folder VARIANT-Nd; served only when named)")] = None,
     registry: RegistryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -44,7 +45,7 @@ def export(
     zoo = get_zoo(registry)
     record = export_model(zoo, model, device=device.value, optimize=optimize.value if optimize else None,
                           quantize=quantize.value if quantize else None, opset=opset, output=output,
-                          force=force, progress=not json_out)
+                          force=force, progress=not json_out, dimensions=dimensions)
     if json_out:
         print_json({"model": model, **record, "path": str(zoo.resolve(record["path"]))})
         return
@@ -84,8 +85,10 @@ def _summary(zoo, model: str, record: dict) -> None:
     facts.add_column()
     facts.add_row("tolerance", f"{record['precision']}: " + ", ".join(f"{k.replace('_', ' ')} >= {v}" for k, v in tol.items()))
     facts.add_row("provider", record["provider"])
+    cut = record.get("dimensions")
     facts.add_row("graph", f"opset {record['opset']}, output {record['output']}, {record['pooling']} pooling in "
-                  "the graph" + (", L2-normalised by the reader" if record.get("normalize") else ""))
+                  "the graph" + (f", first {cut} dimensions L2-normalised in the graph" if cut else
+                                 ", L2-normalised by the reader" if record.get("normalize") else ""))
     facts.add_row("registered", f"{zoo.path} -> models.{model}.exports ({record['path']})")
     print_table(facts)
 

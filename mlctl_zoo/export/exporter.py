@@ -35,6 +35,7 @@ from mlctl_zoo.models.providers import probe_device, providers_for
 from mlctl_zoo.models.resolve import resolve_model
 from mlctl_zoo.models.tokenizer import TOKENIZER_FILE, model_token_limit, tokenizer_record
 from mlctl_zoo.models.torch_encoder import TorchEncoder
+from mlctl_zoo.models.views import EncoderView, model_dim, resolve_dimensions
 from mlctl_zoo.utils.files import sha256_file, storage_error
 from mlctl_zoo.utils.limits import first_line
 from mlctl_zoo.utils.provenance import package_versions, utc_now
@@ -44,11 +45,12 @@ MODEL_FILE = "model.onnx"
 PARITY_BATCH = 8  # small batches: probes of different lengths share padded batches, as in serving
 
 
-def variant_name(device: str, optimize: str | None, quantize: str | None) -> str:
-    """Folder name of an export: ``fp32``, ``fp32-O2``, ``int8``, ``int8-O2``, ``fp16-O4-cuda``."""
+def variant_name(device: str, optimize: str | None, quantize: str | None, dimensions: int | None = None) -> str:
+    """Folder name of an export: ``fp32``, ``fp32-O2``, ``int8``, ``int8-O2``, ``fp16-O4-cuda``; a truncated one
+    ends in its size: ``fp32-128d``."""
     precision = precision_of(optimize, quantize)
     parts = [precision] + ([optimize] if optimize else []) + ([device] if device != "cpu" else [])
-    return "-".join(parts)
+    return "-".join(parts + ([f"{dimensions}d"] if dimensions else []))
 
 
 def precision_of(optimize: str | None, quantize: str | None) -> str:
@@ -211,7 +213,7 @@ def _graph_opset(path: Path) -> int | None:
 
 def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | None = None,
                  quantize: str | None = None, opset: int | None = None, output: Path | None = None,
-                 force: bool = False, progress: bool = True) -> dict:
+                 force: bool = False, progress: bool = True, dimensions: int | None = None) -> dict:
     """Export zoo model ``name`` to ONNX, gate it on parity with PyTorch, record and return the export.
 
     The returned record (also appended to the entry's ``exports``) holds ``path`` (the .onnx file,
@@ -219,17 +221,23 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     ``precision``, ``provider`` (what the parity session really ran on), ``parity`` figures and
     tolerance, ``versions``, and ``pooling``/``normalize``/``output`` so every consumer pools alike.
     Raises ``ExportError`` (nothing written, nothing registered) when the gate fails.
+
+    ``dimensions`` N (a Matryoshka model): the graph outputs the first N components, L2-normalised; the record
+    says ``dimensions`` and the export is served only when named (``select_export`` passes it over). The parity
+    probes carry the model's default prompt, if it has one, as every consumer sends them.
     """
     check_options(device, optimize, quantize, opset)
     entry = zoo.get(name)  # UnknownNameError with "did you mean"
     resolved = resolve_model(name, zoo)
+    if dimensions is not None:
+        dimensions = resolve_dimensions(dimensions, model_dim(resolved))
     if device != "cpu":
         try:
             probe_device(device)  # missing provider or silent CPU fallback: fail before exporting
         except ModelError as e:
             raise ExportError(str(e)) from None
     precision = precision_of(optimize, quantize)
-    variant = variant_name(device, optimize, quantize)
+    variant = variant_name(device, optimize, quantize, dimensions)
     out_dir = Path(output).expanduser() if output is not None else default_output(zoo, name, variant)
     if out_dir.is_file():
         raise ExportError(f"--output {out_dir} is a file; give a folder")
@@ -249,7 +257,8 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
     try:
         with _Steps(progress) as steps, _quiet():
             record = _build(zoo, name, entry, resolved, staging, steps, device=device, optimize=optimize,
-                            quantize=quantize, opset=opset, precision=precision, variant=variant)
+                            quantize=quantize, opset=opset, precision=precision, variant=variant,
+                            dimensions=dimensions)
         # the gate passed: move into place (the old folder aside first: two renames), then register
         if out_dir.exists():
             aside = out_dir.with_name(f".{out_dir.name}.staging-old-{staging.name[-8:]}")
@@ -281,7 +290,8 @@ def export_model(zoo: Zoo, name: str, *, device: str = "cpu", optimize: str | No
 
 
 def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *, device: str,
-           optimize: str | None, quantize: str | None, opset: int | None, precision: str, variant: str) -> dict:
+           optimize: str | None, quantize: str | None, opset: int | None, precision: str, variant: str,
+           dimensions: int | None = None) -> dict:
     from optimum.exporters.onnx.convert import export as onnx_export
 
     steps.step(f"loading {name} ({resolved.location})")
@@ -296,8 +306,9 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
         raise ExportError(f"{name}: T5 encoders overflow in fp16 (docs/export.md), so O4 is refused; "
                           "use --optimize O2 (fp32) on the GPU")
 
-    steps.step(f"exporting to ONNX with Optimum (pooling {resolved.pooling} in the graph)")
-    config = sentence_embedding_onnx_config(model, resolved.pooling)
+    cut = f", first {dimensions} dimensions" if dimensions else ""
+    steps.step(f"exporting to ONNX with Optimum (pooling {resolved.pooling}{cut} in the graph)")
+    config = sentence_embedding_onnx_config(model, resolved.pooling, dimensions=dimensions)
     target_opset = opset or config.DEFAULT_ONNX_OPSET
     try:
         onnx_export(model, config, staging / MODEL_FILE, opset=target_opset, device="cpu")
@@ -321,18 +332,23 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
     max_length = model_token_limit(resolved.location) or model_token_limit(staging)
     meta = {"name": name, "pooling": resolved.pooling, "normalize": resolved.normalize, "output": OUTPUT_NAME,
             "precision": precision, "optimization": optimize, "variant": variant, "device": device,
-            "max_length": max_length, "tokenizer": tokenizer_record(staging, max_length)}
+            "max_length": max_length, "tokenizer": tokenizer_record(staging, max_length),
+            **({"dimensions": dimensions} if dimensions else {})}
     (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
     steps.step(f"parity gate: {len(PROBE_SENTENCES)} probe sentences, PyTorch vs ONNX Runtime ({device})")
+    # the probes as consumers send them (the model's default prompt); a truncated graph is compared with the
+    # PyTorch vectors truncated and normalised the same way
+    prompt = resolved.prompts.text()
     torch_enc = TorchEncoder(model, tokenizer, name=name, pooling=resolved.pooling, normalize=resolved.normalize)
-    reference = torch_enc.encode(PROBE_SENTENCES, batch_size=PARITY_BATCH)
+    reference = EncoderView(torch_enc, prompt, dimensions).encode(PROBE_SENTENCES, batch_size=PARITY_BATCH,
+                                                                  normalize=dimensions is not None)
     try:
         onnx_enc = OnnxEncoder.from_path(staging, pooling=resolved.pooling, normalize=resolved.normalize,
                                          device=device, name=name)
     except ModelError as e:
         raise ExportError(f"{name}: {e}") from None
-    candidate = onnx_enc.encode(PROBE_SENTENCES, batch_size=PARITY_BATCH)
+    candidate = EncoderView(onnx_enc, prompt).encode(PROBE_SENTENCES, batch_size=PARITY_BATCH)
     figures = parity_figures(reference, candidate)
     misses = check_parity(figures, precision)
     if misses:
@@ -345,12 +361,14 @@ def _build(zoo: Zoo, name: str, entry, resolved, staging: Path, steps: _Steps, *
         "precision": precision,
         "provider": onnx_enc.provider,
         "parity": {**figures, "tolerance": TOLERANCES[precision].as_dict(), "passed": True,
-                   "reference": "pytorch fp32"},
+                   "reference": "pytorch fp32",
+                   **({"prompt_name": resolved.prompts.default} if prompt else {})},
         "device": device,
         "pooling": resolved.pooling,
         "normalize": resolved.normalize,
         "output": OUTPUT_NAME,
         "embedding_dim": int(onnx_enc.dim),
+        **({"dimensions": dimensions} if dimensions else {}),
         "exporter": "optimum.exporters.onnx",
         # what was exported (checkpoint hash or package/hub id); not the local install path
         "source": {k: v for k, v in resolved.provenance().items() if k != "location"},

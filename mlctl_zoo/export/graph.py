@@ -8,7 +8,10 @@ which a plain ``feature-extraction`` export does not return). T5 models go throu
 Optimum's stock T5 config exports encoder and decoder, which an embedding model does not need.
 
 Normalisation is *not* in the graph: it is recorded with the export (``normalize``) so a consumer can
-still ask for raw pooled vectors.
+still ask for raw pooled vectors. The one exception is a truncated export (``export --dimensions N``, for a
+Matryoshka model): the graph keeps the first N components and L2-normalises them, so whoever runs it (serve, a
+user's own ONNX Runtime code) gets the truncation it was checked with, whatever it does about ``normalize``
+(normalising a unit vector again changes nothing).
 """
 
 from __future__ import annotations
@@ -22,21 +25,26 @@ OUTPUT_NAME = "sentence_embedding"
 INPUT_NAMES = ("input_ids", "attention_mask")
 
 
-def _pooled_forward(model, pooling: str):
+def _pooled_forward(model, pooling: str, dimensions: int | None = None):
     import torch
+    import torch.nn.functional as F
 
     want_hidden = pooling in NEEDS_HIDDEN_STATES
 
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> dict:
         outputs = model.forward_unpatched(input_ids=input_ids, attention_mask=attention_mask,
                                           output_hidden_states=want_hidden, return_dict=True)
-        return {OUTPUT_NAME: pool_outputs(model, outputs, attention_mask, pooling)}
+        pooled = pool_outputs(model, outputs, attention_mask, pooling)
+        if dimensions is not None:  # eps as models.encoder.l2_normalize clips the norm
+            pooled = F.normalize(pooled[:, :dimensions], dim=-1, eps=1e-12)
+        return {OUTPUT_NAME: pooled}
 
     return forward
 
 
-def sentence_embedding_onnx_config(model, pooling: str, *, opset: int | None = None):
-    """An Optimum ``OnnxConfig`` for ``model`` (a BERT/XLM-R ``AutoModel`` or a ``T5EncoderModel``)."""
+def sentence_embedding_onnx_config(model, pooling: str, *, opset: int | None = None, dimensions: int | None = None):
+    """An Optimum ``OnnxConfig`` for ``model`` (a BERT/XLM-R ``AutoModel`` or a ``T5EncoderModel``); with
+    ``dimensions`` the output is the first N components, L2-normalised."""
     from optimum.exporters.onnx.config import TextEncoderOnnxConfig
     from optimum.exporters.onnx.model_patcher import ModelPatcher
     from optimum.utils import NormalizedTextConfig
@@ -53,7 +61,7 @@ def sentence_embedding_onnx_config(model, pooling: str, *, opset: int | None = N
             super().__init__(config, model, model_kwargs)
             if not hasattr(model, "forward_unpatched"):
                 model.forward_unpatched = self.orig_forward
-            self.patched_forward = _pooled_forward(model, pooling)
+            self.patched_forward = _pooled_forward(model, pooling, dimensions)
 
     class SentenceEmbeddingOnnxConfig(TextEncoderOnnxConfig):
         NORMALIZED_CONFIG_CLASS = normalized

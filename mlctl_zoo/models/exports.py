@@ -51,8 +51,9 @@ def read_export_meta(onnx_file: Path) -> dict:
 
 
 def select_export(entry, device: str, zoo=None):
-    """The recorded export best suited to ``device`` (see ``_PREFERENCE``), or None."""
-    exports = list(getattr(entry, "exports", None) or [])
+    """The recorded export best suited to ``device`` (see ``_PREFERENCE``), or None. Truncated exports
+    (``export --dimensions N``) are never chosen for a model's whole vectors: they are served only by name."""
+    exports = [e for e in getattr(entry, "exports", None) or [] if not getattr(e, "dimensions", None)]
     if zoo is not None:
         exports = [e for e in exports if zoo.resolve(e.path).is_file()]
     order = _PREFERENCE.get(device, _PREFERENCE["cpu"])

@@ -49,13 +49,16 @@ SUMMARY_FIELDS = ("task", "metric", "scores", "average", "scores_reverse", "aver
 _EMPTY = (None, {}, [])
 
 
-def task_key(task: str, lite: bool) -> str:
-    """``tatoeba`` or ``tatoeba-lite``: the task and its protocol family, without the protocol id."""
-    return f"{task}-lite" if lite else task
+def task_key(task: str, lite: bool, dimensions: int | None = None) -> str:
+    """``tatoeba`` or ``tatoeba-lite``: the task and its protocol family, without the protocol id; a result of
+    vectors truncated to N components (``bench --dimensions N``) adds ``-Nd`` (``tatoeba-128d``), so a leaderboard
+    column never holds truncated and whole vectors together."""
+    key = f"{task}-lite" if lite else task
+    return f"{key}-{dimensions}d" if dimensions else key
 
 
-def result_key(task: str, lite: bool, protocol_id: str) -> str:
-    return f"{task_key(task, lite)}@{protocol_id[:ID_LEN]}"
+def result_key(task: str, lite: bool, protocol_id: str, dimensions: int | None = None) -> str:
+    return f"{task_key(task, lite, dimensions)}@{protocol_id[:ID_LEN]}"
 
 
 def split_key(key: str) -> tuple[str, str | None]:
@@ -131,7 +134,7 @@ def is_complete(comparable: dict, skipped: list | None, default_languages: list[
 def compact_protocol(comparable: dict) -> dict:
     """The protocol as the zoo keeps it (the result file keeps the full record)."""
     keep = ("task", "version", "lite", "languages", "languages_default", "hyperparameters", "seed", "backend",
-            "source", "options", "data_revisions", "data")
+            "source", "options", "data_revisions", "data", "dimensions", "prompt_name")
     return {k: comparable[k] for k in keep if k in comparable and comparable[k] not in _EMPTY}
 
 
@@ -154,7 +157,7 @@ def zoo_summary(record: BenchResult, result_file: str) -> tuple[str, ResultSumma
         "data_dir": prov.data_dir or None, "command": record.command})
     fields = [*SUMMARY_FIELDS, "protocol", "result_file", "date", "data_dir", "command"]
     given = {k: getattr(out, k) for k in fields if getattr(out, k) is not None}
-    return result_key(record.task, record.lite, pid), ResultSummary(**given)
+    return result_key(record.task, record.lite, pid, comp.get("dimensions")), ResultSummary(**given)
 
 
 def model_free(command: str) -> str:
@@ -180,6 +183,10 @@ def describe(summary: ResultSummary, task: str | None = None) -> str:
         bits.append("skipped " + (",".join(skipped) if len(skipped) <= 6 else f"{len(skipped)} languages (no local files)"))
     if hp.get("limit") is not None:
         bits.append(f"limit {hp['limit']}")
+    if p.get("dimensions"):
+        bits.append(f"first {p['dimensions']} dimensions")
+    if p.get("prompt_name"):
+        bits.append(f"prompt {p['prompt_name']}")
     bits.append(f"backend {p.get('backend', 'torch')}")
     data = p.get("data") or {}
     if data.get("source") == "local":

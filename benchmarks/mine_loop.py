@@ -38,6 +38,7 @@ from mlctl_zoo.zoo.store import Zoo
 
 BASE = "all-minilm-l6-v2"
 MAX_WORDS = 16  # as recipes/quickstart.yaml: short pairs
+THREADS = int(os.environ.get("MINE_LOOP_THREADS", "1"))  # one thread: on a shared 2-core machine 2 were 10x slower
 
 
 def recipe(name: str, parallel: list[dict], langs: list[str], steps: int, seed: int) -> str:
@@ -50,7 +51,7 @@ def recipe(name: str, parallel: list[dict], langs: list[str], steps: int, seed: 
                       "pooling": "mean"},
         "training": {"optimizer": "adamw", "lr": 1.0e-4, "batch_size": 32, "epochs": None, "max_steps": steps,
                      "max_length": 32, "warmup_ratio": 0.05, "scheduler": "linear", "max_grad_norm": 1.0,
-                     "length_bucketing": True, "seed": seed},
+                     "length_bucketing": True, "seed": seed, "threads": THREADS},
         "output": {"name": name},
     }, indent=2)  # JSON is YAML
 

@@ -155,13 +155,15 @@ def cut(cands: list[Candidate], threshold: float | None, top: int | None) -> lis
 
 
 def write_pairs(output: Path, pairs: list[Candidate], src: Lines, tgt: Lines) -> str:
-    """``src<TAB>tgt<TAB>score`` lines, the input lines verbatim, written atomically: the output's sha256."""
+    """``src<TAB>tgt<TAB>score`` lines, the input lines verbatim, written atomically: the output's sha256. Scores
+    keep 9 decimals: with 6, near-equal margins became ties, and a threshold chosen on the file (BUCC's protocol)
+    could no longer cut between them."""
     digest = hashlib.sha256()
     rs, rt = LineReader(src), LineReader(tgt)
     try:
         with atomic_open(output) as f:
             for i, j, s in pairs:
-                line = rs[i] + b"\t" + rt[j] + b"\t" + f"{s:.6f}".encode() + b"\n"
+                line = rs[i] + b"\t" + rt[j] + b"\t" + f"{s:.9f}".encode() + b"\n"
                 digest.update(line)
                 f.write(line)
     finally:

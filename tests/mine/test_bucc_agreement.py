@@ -44,5 +44,5 @@ def test_mine_union_gives_the_bucc_task_figures(tmp_path, tiny_models, registry)
     got = best_threshold_f1(cands, gold)
     assert bench["f1"] > 0 and bench["gold"] == len(gold) == 5
     assert got["f1"] == pytest.approx(bench["f1"]) and got["mined"] == bench["mined"]
-    assert got["threshold"] == pytest.approx(bench["threshold"], abs=1e-6)  # the TSV holds 6 decimals
+    assert got["threshold"] == pytest.approx(bench["threshold"], abs=5e-7)  # the result record rounds it to 6 decimals
 

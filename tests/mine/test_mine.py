@@ -100,7 +100,7 @@ def test_threshold_and_top_cut_the_sorted_list(tmp_path, files, model, encoder):
     full = rows(mine(model, src, tgt, tmp_path / "a.tsv", encoder=encoder).output)
     scores = sorted({float(r[2]) for r in full}, reverse=True)
     assert len(scores) >= 3
-    th = (scores[1] + scores[2]) / 2  # between two written scores: rounding to 6 places cannot move a pair across
+    th = (scores[1] + scores[2]) / 2  # between two written scores: rounding to 9 places cannot move a pair across
     cut = rows(mine(model, src, tgt, tmp_path / "b.tsv", options=MineOptions(threshold=th), encoder=encoder).output)
     assert cut == [r for r in full if float(r[2]) >= th]
     top = rows(mine(model, src, tgt, tmp_path / "c.tsv", options=MineOptions(top=2), encoder=encoder).output)

@@ -6,7 +6,7 @@ The sentences are the BUCC task's own (its loader: every gold sentence plus the 
 takes every sentence of the data dir's bucc2018 files). Each sentence is encoded once (a caching encoder)
 and every `mine` run reuses the vectors; `bench` encodes on its own, into a scratch zoo. Writes one JSON file.
 
-    nice -n 5 python benchmarks/mine_bucc.py --data-dir ../shared/data --out benchmarks/results/mine_bucc.json
+    nice -n 5 python benchmarks/mine_bucc.py --data-dir DATA --out benchmarks/results/mine_bucc.json
 """
 
 from __future__ import annotations

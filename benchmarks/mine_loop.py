@@ -11,7 +11,7 @@ For each seed:
      and both trained models.
 Models go to a scratch zoo (--workdir/registry.yaml), never the repository's registry. Writes one JSON file.
 
-    nice -n 5 python benchmarks/mine_loop.py --data-dir ../shared/data --seeds 1 2 --steps 100 \
+    nice -n 5 python benchmarks/mine_loop.py --data-dir DATA --seeds 1 2 --steps 60 --pairs 600 --unpaired 300 \
         --out benchmarks/results/mine_loop.json
 """
 
@@ -107,9 +107,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MLCTL_DATA_DIR", "data")))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--steps", type=int, default=100, help="training.max_steps of every training run")
-    ap.add_argument("--pairs", type=int, default=800, help="true German-English pairs hidden in the inputs")
-    ap.add_argument("--unpaired", type=int, default=400, help="sentences without a translation, per side")
+    ap.add_argument("--steps", type=int, default=60, help="training.max_steps of every training run")
+    ap.add_argument("--pairs", type=int, default=600, help="true German-English pairs hidden in the inputs")
+    ap.add_argument("--unpaired", type=int, default=300, help="sentences without a translation, per side")
     ap.add_argument("--tatoeba-limit", type=int, default=None, help="Tatoeba pairs (a smoke test); default all")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/mine-loop"))
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "mine_loop.json")

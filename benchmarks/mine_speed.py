@@ -11,7 +11,7 @@ The inputs are real sentences: N translation pairs drawn (seeded) from the data 
 (de-en, fr-en, es-en: 164k pairs together, so 100k need no repetition); the source file holds their
 non-English sides and the target file their English sides, each shuffled on its own.
 
-    nice -n 5 python benchmarks/mine_speed.py --data-dir ../shared/data --sizes 10000 100000 \
+    nice -n 5 python benchmarks/mine_speed.py --data-dir DATA --sizes 10000 100000 \
         --out benchmarks/results/mine_speed.json
 """
 

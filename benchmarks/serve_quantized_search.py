@@ -82,9 +82,9 @@ def measure(index_cls, corpus_vecs, query_vecs, lang_of, precision, rescore, mul
             "search_ms_per_query": round(1000 * seconds / len(query_vecs), 3), "_top1": top1}
 
 
-def check_server(served, corpus, queries, results, sample: int) -> dict:
-    """POST /search for the first ``sample`` queries of each language block, on apps built like ``serve``'s:
-    the answers' first hits must equal the index's."""
+def check_server(served, corpus, queries, results, sample: int, k: int) -> dict:
+    """POST /search (``top_k`` ``k``, as the index was asked) for ``sample`` queries spread over the language
+    blocks, on apps built like ``serve``'s: the answers' first hits must equal the index's."""
     import tempfile
 
     from fastapi.testclient import TestClient
@@ -103,7 +103,7 @@ def check_server(served, corpus, queries, results, sample: int) -> dict:
             settings = ServeSettings(model=MODEL, corpus=str(path), corpus_precision=r["precision"],
                                      rescore_multiplier=r["rescore_multiplier"] or 1, max_corpus_lines=len(corpus))
             with TestClient(create_app(settings, {MODEL: served})) as c:
-                got = [c.post("/search", json={"query": queries[i], "top_k": 1}).json()["results"][0]["index"]
+                got = [c.post("/search", json={"query": queries[i], "top_k": k}).json()["results"][0]["index"]
                        for i in picks]
             out[label] = {"queries": len(picks), "same_top1_as_index": sum(
                 int(g == r["_top1"][i]) for g, i in zip(got, picks, strict=True))}
@@ -148,7 +148,7 @@ def main() -> None:
         r = results[label]
         print(f"{label:24s} {r['corpus_bytes']:>9,d} B  top-1 {r['top1_accuracy']:6.2f}  "
               f"{r['search_ms_per_query']:.3f} ms/query", file=sys.stderr, flush=True)
-    server = check_server(served, corpus, queries, results, args.server_sample)
+    server = check_server(served, corpus, queries, results, args.server_sample, args.top_k)
     load.append(loadavg())
     for r in results.values():
         r.pop("_top1")

@@ -146,6 +146,7 @@ SLOTS = [
     ("serve --max-batch-size", NUMBER, lambda e, v: ["serve", "m", "--max-batch-size", v], "--max-batch-size"),
     ("serve --batch-wait-ms", NUMBER, lambda e, v: ["serve", "m", "--batch-wait-ms", v], "--batch-wait-ms"),
     ("serve --corpus", INPUT, lambda e, v: ["serve", "m", "--corpus", v], "--corpus"),
+    ("serve --calibration", INPUT, lambda e, v: ["serve", "m", "--calibration", v], "--calibration"),
 ]
 SLOTS += [
     ("bench --tgt", INPUT, lambda e, v: ["bench", "m", "--src", e["recipe"], "--tgt", v], "--tgt"),

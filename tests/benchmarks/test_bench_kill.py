@@ -25,7 +25,7 @@ def die(*a, **k):
 
 point = sys.argv[3]
 if point == "evaluate":            # in the middle of the task
-    Tatoeba.pair_accuracy = die
+    Tatoeba.pair_similarity = die
 elif point == "write":             # the result's temporary file written, not yet renamed into place
     real = os.replace
     def replace(src, dst, *a, **k):

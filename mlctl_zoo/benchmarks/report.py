@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlctl_zoo.errors import ConfigError
-from mlctl_zoo.zoo.results import LEGACY, describe, model_free, split_key
+from mlctl_zoo.zoo.results import LEGACY, describe, model_free, split_key, task_of_key
 from mlctl_zoo.zoo.schema import ResultSummary
 
 
@@ -58,7 +58,8 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
 
     Returns ``{"columns": [task keys], "rows": [{"model", "scores": {key: average}, "average"}],
     "column_protocols": {key: label}, "protocols": {label: {...}}, "apart": [...]}``. A task key is a task id
-    (``tatoeba``) or its lite protocol (``tatoeba-lite``); ``--task tatoeba`` selects both. Each column holds
+    (``tatoeba``), its lite protocol (``tatoeba-lite``) or a truncation (``tatoeba-128d``); ``--task tatoeba``
+    selects them all. Each column holds
     the results of **one** protocol (``zoo.results``): the complete one, not limited by --limit, shared by the most models (then the
     one with more languages, then the newest). A model measured another way (a language subset, a --limit,
     skipped languages, another backend, other data, an older task version) is listed in ``apart`` with its
@@ -71,7 +72,7 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
             if res.average is None:
                 continue
             base, pid = split_key(key)
-            if tasks and base not in tasks and base.removesuffix("-lite") not in tasks:
+            if tasks and base not in tasks and task_of_key(base) not in tasks:
                 continue
             ident = res.protocol_id or f"{LEGACY}:{base}:{pid}"
             groups.setdefault(base, {}).setdefault(ident, []).append((name, res))
@@ -86,8 +87,7 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
         newest = max(str(r.date or "") for _, r in members)  # last: dates tie within a second
         return (known, complete, whole, len({m for m, _ in members}), langs, newest)
 
-    cols = sorted(groups, key=lambda k: (ORDER.index(k.removesuffix("-lite")) if k.removesuffix("-lite") in ORDER
-                                         else 99, k))
+    cols = sorted(groups, key=lambda k: (ORDER.index(task_of_key(k)) if task_of_key(k) in ORDER else 99, k))
     protocols: dict[str, dict] = {}
     labels: dict[str, str] = {}
 
@@ -99,7 +99,7 @@ def leaderboard(zoo, tasks: list[str] | None = None) -> dict[str, Any]:
                 "key": base, "protocol_id": None if ident.startswith(LEGACY) else ident, "protocol": proto,
                 "backend": (proto or {}).get("backend") or res.backend or "torch",
                 "complete": bool(res.complete), "models": n_models,
-                "description": describe(res, base.removesuffix("-lite")),
+                "description": describe(res, task_of_key(base)),
                 # the command that measured it, for any model: captured when it was measured
                 "command": model_free(res.command) if proto and res.command else None,
             }

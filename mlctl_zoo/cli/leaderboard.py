@@ -52,9 +52,10 @@ def leaderboard(
         raise ConfigError(f"--task {task[0]!r}: name a task (e.g. tatoeba)")
     from mlctl_zoo.benchmarks.tasks import TASKS
     from mlctl_zoo.utils.lookup import unknown_name_message
+    from mlctl_zoo.zoo.results import task_of_key
 
     for t in tasks or []:
-        if t.removesuffix("-lite") not in TASKS:  # a task id, or its lite protocol (tatoeba-lite)
+        if task_of_key(t) not in TASKS:  # a task id, its lite protocol (tatoeba-lite) or a truncation (tatoeba-128d)
             raise ConfigError(f"--task: {unknown_name_message('task', t, TASKS.names())}")
     zoo = get_zoo(registry)
     if fmt == "mteb":

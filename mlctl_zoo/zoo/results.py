@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -55,6 +56,11 @@ def task_key(task: str, lite: bool, dimensions: int | None = None) -> str:
     column never holds truncated and whole vectors together."""
     key = f"{task}-lite" if lite else task
     return f"{key}-{dimensions}d" if dimensions else key
+
+
+def task_of_key(key: str) -> str:
+    """The task id of a task key: ``tatoeba-lite-128d`` -> ``tatoeba`` (the inverse of ``task_key``'s suffixes)."""
+    return re.sub(r"-\d+d$", "", key).removesuffix("-lite")
 
 
 def result_key(task: str, lite: bool, protocol_id: str, dimensions: int | None = None) -> str:

@@ -78,6 +78,9 @@ def test_a_truncated_result_has_a_key_and_a_column_of_its_own(runner, registry, 
     assert again["reused"] == ["tatoeba"]
     board = _json(runner.invoke(app, ["leaderboard", "--json"]))
     assert {"tatoeba", "tatoeba-16d"} <= set(board["columns"])
+    # --task tatoeba selects the truncated column too, next to the whole one
+    only = _json(runner.invoke(app, ["leaderboard", "--task", "tatoeba", "--json"]))
+    assert only["columns"] == ["tatoeba", "tatoeba-16d"]
     # the whole vector asked for by its size is the whole-vector protocol
     same = _bench(runner, "--dimensions", str(HIDDEN), "--data-dir", str(tiny_data))
     assert same["reused"] == ["tatoeba"] and same["files"] == full["files"]

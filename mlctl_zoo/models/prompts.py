@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlctl_zoo.errors import ConfigError
 from mlctl_zoo.utils.files import atomic_write_text
-from mlctl_zoo.utils.limits import read_small_json
+from mlctl_zoo.utils.limits import read_json_object, read_small_json
 
 ST_CONFIG = "config_sentence_transformers.json"
 
@@ -60,14 +60,8 @@ def apply_prompt(texts: Sequence[str], prompts: Prompts, name: str | None = None
 
 def read_st_prompts(folder: str | Path) -> Prompts:
     """The prompts of a checkpoint folder's ``config_sentence_transformers.json`` (none when absent)."""
-    path = Path(folder) / ST_CONFIG
-    if not path.is_file():
-        return NO_PROMPTS
-    try:
-        cfg = read_small_json(path)
-    except (OSError, ValueError):
-        return NO_PROMPTS
-    if not isinstance(cfg, dict):
+    cfg = read_json_object(Path(folder) / ST_CONFIG)
+    if cfg is None:
         return NO_PROMPTS
     raw = cfg.get("prompts") or {}
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):

@@ -12,7 +12,7 @@ from typing import Any
 from mlctl_zoo.errors import ModelError
 from mlctl_zoo.models.prompts import NO_PROMPTS, Prompts, read_st_prompts
 from mlctl_zoo.models.st_modules import POOLING_REF
-from mlctl_zoo.utils.limits import read_small_json
+from mlctl_zoo.utils.limits import read_json_object, read_small_json
 from mlctl_zoo.utils.lookup import did_you_mean, unknown_name_message
 from mlctl_zoo.zoo.sources import source_location
 from mlctl_zoo.zoo.store import Zoo, builtin_zoo
@@ -85,14 +85,10 @@ def pooling_from_folder(folder: Path) -> tuple[str, bool]:
             if isinstance(cfg, dict) and (cfg.get("pooling_mode_cls_token") or cfg.get("pooling_mode") == "cls"):
                 pooling = "cls"
             break
-    marker = folder / POOLING_MARKER  # written by `train` with avg_first_last (releases before st_modules)
-    if marker.is_file():
-        try:
-            marked = read_small_json(marker)
-        except (OSError, ValueError):
-            marked = None
-        if isinstance(marked, dict) and isinstance(marked.get("pooling"), str):
-            pooling = marked["pooling"]
+    # written by `train` with avg_first_last (releases before st_modules)
+    marked = read_json_object(folder / POOLING_MARKER)
+    if marked is not None and isinstance(marked.get("pooling"), str):
+        pooling = marked["pooling"]
     return pooling, normalize
 
 

@@ -205,6 +205,19 @@ def read_small_json(path: str | Path, max_bytes: int = MAX_JSON_CONFIG_BYTES) ->
         raise LimitError(f"not valid JSON ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
 
 
+def read_json_object(path: str | Path) -> dict | None:
+    """A small JSON file's top-level object, or None when the file is missing, unreadable, too large, not JSON
+    or not an object: for optional metadata beside a model or an output, which a bad copy must not break."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        value = read_small_json(path)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class YamlFileError(LimitError):
     """A YAML file that cannot be used: ``where`` is ``":LINE"`` when the line is known, else ``""``."""
 

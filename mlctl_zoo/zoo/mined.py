@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlctl_zoo.utils.limits import read_small_json
+from mlctl_zoo.utils.limits import read_json_object
 
 SIDECAR_SUFFIX = ".mine.json"
 SIDECAR_FORMAT = "mlctl-mine/1"
@@ -27,13 +27,8 @@ def mined_lineage(path: str | Path, sha256: str) -> dict[str, Any] | None:
     """The mining run that wrote ``path`` (whose content hashes to ``sha256``), or None: no sidecar, one that is
     not ``mine``'s, or one written for other content (the file was edited or re-mined since)."""
     side = sidecar_path(path)
-    if not side.is_file():
-        return None
-    try:
-        rec = read_small_json(side)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or rec.get("format") != SIDECAR_FORMAT:
+    rec = read_json_object(side)
+    if rec is None or rec.get("format") != SIDECAR_FORMAT:
         return None
     if (rec.get("output") or {}).get("sha256") != sha256:
         return None
